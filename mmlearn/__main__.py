@@ -1,0 +1,3 @@
+from mmlearn.cli import main
+
+main()

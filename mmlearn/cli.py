@@ -1,0 +1,119 @@
+"""The ``mmlearn`` command: LightningCLI subcommands plus ``mmlearn data ...`` builders.
+
+``mmlearn fit|validate|test|predict --config ...`` runs Lightning's CLI with
+``MultimodalModule`` and ``MultimodalDataModule``. Values known only once the data is
+read (class names) and input settings (tokenizer, log-mel size, image size, which
+modalities to load) are linked between the two, so a config states each fact once.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+from typing import Any
+
+from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint
+from lightning.pytorch.cli import LightningArgumentParser, LightningCLI
+
+from mmlearn.data.datamodule import MultimodalDataModule
+from mmlearn.errors import MmlearnError
+from mmlearn.modalities import AUDIO, IMAGE, TEXT
+from mmlearn.training.module import MultimodalModule
+
+
+def modalities_of(text: Any, image: Any, audio: Any) -> list[str]:
+    """Return the modalities whose encoder settings are not null."""
+    settings = {TEXT: text, IMAGE: image, AUDIO: audio}
+    return [name for name, value in settings.items() if value is not None]
+
+
+def tokenizer_of(text: Any) -> str | None:
+    """Return the text encoder's model name, whose tokenizer the data must use."""
+    if text is None:
+        return None
+    # jsonargparse gives an optional dataclass as a namespace with class_path and init_args.
+    settings = getattr(text, "init_args", text)
+    return getattr(settings, "model_name_or_path", None)
+
+
+class MultimodalCLI(LightningCLI):
+    """LightningCLI with the links between data and model, and default callbacks."""
+
+    def add_arguments_to_parser(self, parser: LightningArgumentParser) -> None:
+        parser.add_lightning_class_args(ModelCheckpoint, "checkpoint")
+        parser.add_lightning_class_args(EarlyStopping, "early_stopping")
+        parser.set_defaults(
+            {
+                "checkpoint.monitor": "val/loss",
+                "checkpoint.mode": "min",
+                "checkpoint.save_last": True,
+                "early_stopping.monitor": "val/loss",
+                "early_stopping.mode": "min",
+                "early_stopping.patience": 5,
+            }
+        )
+        parser.link_arguments(
+            ("model.text_encoder", "model.image_encoder", "model.audio_encoder"),
+            "data.modalities",
+            compute_fn=modalities_of,
+        )
+        parser.link_arguments("model.text_encoder", "data.tokenizer", compute_fn=tokenizer_of)
+        parser.link_arguments("data.n_mels", "model.n_mels")
+        parser.link_arguments("data.image_size", "model.image_size")
+        parser.link_arguments("data.class_names", "model.class_names", apply_on="instantiate")
+
+
+def build_data(argv: list[str]) -> int:
+    """Run ``mmlearn data <source> ...``: write a manifest from a dataset on disk."""
+    from mmlearn.data.sources.tuxpaint import DEFAULT_ROOT, build_tuxpaint_manifest
+
+    parser = argparse.ArgumentParser(prog="mmlearn data", description="Write sample manifests.")
+    sources = parser.add_subparsers(dest="source", required=True)
+    tux = sources.add_parser("tuxpaint", help="the Tux Paint stamps: picture, caption, speech")
+    tux.add_argument("--root", type=Path, default=DEFAULT_ROOT, help="stamps folder")
+    tux.add_argument(
+        "--out", type=Path, default=Path("data/tuxpaint/manifest.jsonl"), help="manifest to write"
+    )
+    tux.add_argument("--text-lang", default="en", help="caption language code (default: en)")
+    tux.add_argument("--audio-lang", default="fr", help="spoken caption language (default: fr)")
+    tux.add_argument("--seed", type=int, default=0, help="split seed (default: 0)")
+    tux.add_argument("--val", type=float, default=0.15, help="validation share (default: 0.15)")
+    tux.add_argument("--test", type=float, default=0.15, help="test share (default: 0.15)")
+    args = parser.parse_args(argv)
+
+    if not 0 <= args.val < 1 or not 0 <= args.test < 1 or args.val + args.test >= 1:
+        parser.error("--val and --test must be shares in [0, 1) that sum to less than 1")
+    fractions = {"train": 1 - args.val - args.test, "val": args.val, "test": args.test}
+    metadata = build_tuxpaint_manifest(
+        args.out, args.root, args.text_lang, args.audio_lang, args.seed, fractions
+    )
+    print(
+        f"Wrote {metadata['samples']} samples to {args.out} "
+        f"(splits {metadata['split_sizes']}, seed {args.seed}; "
+        f"{metadata['without_text']} without text, {metadata['without_audio']} without audio)"
+    )
+    return 0
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point of the ``mmlearn`` console script."""
+    argv = sys.argv[1:] if argv is None else argv
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        if argv and argv[0] == "data":
+            sys.exit(build_data(argv[1:]))
+        MultimodalCLI(
+            MultimodalModule,
+            MultimodalDataModule,
+            args=argv,
+            save_config_kwargs={"overwrite": True},
+        )
+    except MmlearnError as error:
+        print(f"mmlearn: error: {error}", file=sys.stderr)
+        sys.exit(2)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""Manifests, processors, collation and the LightningDataModule."""

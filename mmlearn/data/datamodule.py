@@ -1,0 +1,224 @@
+"""MultimodalDataModule: a manifest in, batches of the batch contract out.
+
+Lightning calls the hooks in this order: ``__init__`` (reads and validates the
+manifest, so class names exist before the model is built), ``setup(stage)`` on every
+process, then the ``*_dataloader`` methods, and ``on_after_batch_transfer`` on each
+batch once it is on the device, where log-mel features are computed in float32.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import lightning as L
+from torch.utils.data import DataLoader
+
+from mmlearn.data.collate import MultimodalCollator
+from mmlearn.data.dataset import ManifestDataset
+from mmlearn.data.manifest import SPLITS, Sample, load_manifest
+from mmlearn.data.processors import AudioProcessor, ImageProcessor, LogMelFeatures, TextProcessor
+from mmlearn.errors import ConfigError
+from mmlearn.modalities import AUDIO, IMAGE, TEXT, check_modality
+
+log = logging.getLogger(__name__)
+
+
+class MultimodalDataModule(L.LightningDataModule):
+    """Load a JSONL or CSV manifest of text, image and audio samples with labels.
+
+    Parameters
+    ----------
+    manifest:
+        The manifest file; its ``split_column`` assigns each row to train, val, test or
+        predict. See ``mmlearn.data.manifest`` for the format.
+    labels:
+        The label columns to read. Each becomes a task target with its own classes.
+    classes:
+        Optional declared classes per label column; a label outside them is an error.
+        Columns not listed take the sorted set of their values in the whole manifest.
+    split_column:
+        The column that holds the split of each row.
+    modalities:
+        The modalities to load; the CLI links this to the encoders the model has.
+    tokenizer:
+        Hugging Face tokenizer name or folder; the CLI links it to the text encoder.
+    max_text_length:
+        Maximum tokens per text, special tokens included.
+    image_size:
+        Side in pixels of the square images fed to the model.
+    sample_rate:
+        Rate in Hz that all audio is resampled to.
+    max_audio_seconds:
+        Longer clips are cropped to this length (randomly in training, centred otherwise).
+    n_mels, n_fft, hop_length:
+        Log-mel settings; ``hop_length`` and ``n_fft`` are in samples.
+    batch_size, num_workers, pin_memory, persistent_workers:
+        DataLoader settings; ``persistent_workers`` applies only when ``num_workers > 0``.
+    augment:
+        Random crops and flips of training images.
+    predict_split:
+        The split that ``predict`` runs on, for example ``test`` to inspect test errors.
+    """
+
+    def __init__(
+        self,
+        manifest: str,
+        labels: Sequence[str] = ("category",),
+        classes: Mapping[str, Sequence[str]] | None = None,
+        split_column: str = "split",
+        modalities: Sequence[str] = (TEXT, IMAGE, AUDIO),
+        tokenizer: str | None = "sentence-transformers/all-MiniLM-L6-v2",
+        max_text_length: int = 64,
+        image_size: int = 96,
+        sample_rate: int = 16000,
+        max_audio_seconds: float = 3.0,
+        n_mels: int = 64,
+        n_fft: int = 400,
+        hop_length: int = 160,
+        batch_size: int = 32,
+        num_workers: int = 0,
+        pin_memory: bool = False,
+        persistent_workers: bool = True,
+        augment: bool = True,
+        predict_split: str = "predict",
+    ):
+        super().__init__()
+        self.save_hyperparameters()
+        self.manifest = manifest
+        self.labels = list(labels)
+        if predict_split not in SPLITS:
+            raise ConfigError(f"invalid data.predict_split {predict_split!r}; use one of {SPLITS}")
+        self.modalities = [check_modality(name) for name in modalities]
+        if not self.modalities:
+            raise ConfigError("data.modalities is empty; list at least one of text, image, audio")
+        for column in classes or {}:
+            if column not in self.labels:
+                raise ConfigError(
+                    f"data.classes declares classes for {column!r}, which is not in "
+                    f"data.labels {self.labels}; add it to data.labels or remove it"
+                )
+        self.samples = load_manifest(manifest, self.labels, split_column, classes)
+        self.class_names = self._class_names(classes or {})
+        self.splits = self._split(self.samples)
+        self.text = None
+        if TEXT in self.modalities:
+            if tokenizer is None:
+                raise ConfigError("data.modalities includes text, so data.tokenizer must be set")
+            self.text = TextProcessor(tokenizer, max_text_length)
+        self.log_mel = LogMelFeatures(sample_rate, n_mels, n_fft, hop_length)
+        self.datasets: dict[str, ManifestDataset] = {}
+
+    def _class_names(self, declared: Mapping[str, Sequence[str]]) -> dict[str, list[str]]:
+        names = {}
+        for column in self.labels:
+            if column in declared:
+                names[column] = list(declared[column])
+            else:
+                values = {s.labels[column] for s in self.samples if s.labels[column] is not None}
+                names[column] = sorted(values)
+            if len(names[column]) < 2:
+                raise ConfigError(
+                    f"label column {column!r} in {self.manifest} has {len(names[column])} "
+                    "class(es); a classification task needs at least 2"
+                )
+        return names
+
+    def _split(self, samples: Sequence[Sample]) -> dict[str, list[Sample]]:
+        splits: dict[str, list[Sample]] = {name: [] for name in SPLITS}
+        for sample in samples:
+            if sample.split is None:
+                raise ConfigError(
+                    f"row {sample.row} (id {sample.id!r}) of {self.manifest} has no split; "
+                    f"fill the {self.hparams['split_column']!r} column with one of {list(SPLITS)}"
+                )
+            splits[sample.split].append(sample)
+        summary = ", ".join(f"{name}={len(rows)}" for name, rows in splits.items() if rows)
+        log.info("Manifest %s: %d samples (%s)", self.manifest, len(samples), summary)
+        return splits
+
+    @property
+    def num_classes(self) -> dict[str, int]:
+        """Number of classes of each label column."""
+        return {column: len(names) for column, names in self.class_names.items()}
+
+    def label_counts(self, split: str) -> dict[str, Counter[str]]:
+        """Count the samples of each class in ``split``, per label column."""
+        return {
+            column: Counter(s.labels[column] for s in self.splits[split] if s.labels[column])
+            for column in self.labels
+        }
+
+    def _dataset(self, split: str) -> ManifestDataset:
+        if split not in self.datasets:
+            train = split == "train"
+            hparams = self.hparams
+            image = ImageProcessor(hparams["image_size"], train, hparams["augment"])
+            audio = AudioProcessor(hparams["sample_rate"], hparams["max_audio_seconds"], train)
+            self.datasets[split] = ManifestDataset(
+                self.splits[split],
+                self.class_names,
+                self.modalities,
+                image=image if IMAGE in self.modalities else None,
+                audio=audio if AUDIO in self.modalities else None,
+            )
+        return self.datasets[split]
+
+    def setup(self, stage: str | None = None) -> None:
+        needed = {
+            "fit": ["train", "val"],
+            "validate": ["val"],
+            "test": ["test"],
+            "predict": [self.hparams["predict_split"]],
+        }
+        for split in needed.get(stage or "", []):
+            if not self.splits[split]:
+                raise ConfigError(
+                    f"the {split!r} split of {self.manifest} is empty, but {stage!r} needs it; "
+                    f"assign rows to it in the {self.hparams['split_column']!r} column"
+                )
+            self._dataset(split)
+
+    def _loader(self, split: str, shuffle: bool) -> DataLoader:
+        workers = self.hparams["num_workers"]
+        return DataLoader(
+            self._dataset(split),
+            batch_size=self.hparams["batch_size"],
+            shuffle=shuffle,
+            num_workers=workers,
+            pin_memory=self.hparams["pin_memory"],
+            persistent_workers=self.hparams["persistent_workers"] and workers > 0,
+            collate_fn=MultimodalCollator(self.modalities, self.text, self.hparams["image_size"]),
+        )
+
+    def train_dataloader(self) -> DataLoader:
+        return self._loader("train", shuffle=True)
+
+    def val_dataloader(self) -> DataLoader:
+        return self._loader("val", shuffle=False)
+
+    def test_dataloader(self) -> DataLoader:
+        return self._loader("test", shuffle=False)
+
+    def predict_dataloader(self) -> DataLoader:
+        return self._loader(self.hparams["predict_split"], shuffle=False)
+
+    def on_after_batch_transfer(self, batch: dict[str, Any], dataloader_idx: int) -> dict[str, Any]:
+        """Compute log-mel features on the batch's device, in float32 under any precision."""
+        if AUDIO in batch and "features" not in batch[AUDIO]:
+            audio = batch[AUDIO]
+            self.log_mel.to(audio["waveform"].device)
+            audio["features"], audio["frame_lengths"] = self.log_mel(
+                audio["waveform"], audio["lengths"]
+            )
+        return batch
+
+    def data_summary(self) -> dict[str, Any]:
+        """Return the manifest path and the sample count per split."""
+        return {
+            "manifest": str(Path(self.manifest).resolve()),
+            "samples": {name: len(rows) for name, rows in self.splits.items()},
+        }

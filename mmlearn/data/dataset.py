@@ -1,0 +1,74 @@
+"""The map-style dataset over validated manifest samples."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from torch.utils.data import Dataset
+
+from mmlearn.data.manifest import Sample
+from mmlearn.data.processors import AudioProcessor, ImageProcessor
+from mmlearn.errors import MediaDecodeError
+from mmlearn.modalities import AUDIO, IMAGE, TEXT
+
+MISSING_LABEL = -1
+"""Target value of a sample with no label for a task; losses and metrics ignore it."""
+
+
+class ManifestDataset(Dataset):
+    """Decode one sample per index: text as a string, image and audio as tensors.
+
+    Parameters
+    ----------
+    samples:
+        Validated manifest rows.
+    class_names:
+        For each label column, its classes; a label becomes its index in that list.
+    modalities:
+        The modalities to load; the others are treated as absent.
+    image, audio:
+        The processors for those modalities (``None`` if the modality is not loaded).
+    """
+
+    def __init__(
+        self,
+        samples: Sequence[Sample],
+        class_names: Mapping[str, Sequence[str]],
+        modalities: Sequence[str],
+        image: ImageProcessor | None = None,
+        audio: AudioProcessor | None = None,
+    ):
+        self.samples = list(samples)
+        self.modalities = list(modalities)
+        self.image = image
+        self.audio = audio
+        self.class_index = {
+            column: {name: index for index, name in enumerate(names)}
+            for column, names in class_names.items()
+        }
+
+    def __len__(self) -> int:
+        return len(self.samples)
+
+    def __getitem__(self, index: int) -> dict[str, Any]:
+        sample = self.samples[index]
+        item: dict[str, Any] = {"id": sample.id, TEXT: None, IMAGE: None, AUDIO: None}
+        if TEXT in self.modalities:
+            item[TEXT] = sample.text
+        try:
+            if IMAGE in self.modalities and sample.image is not None and self.image is not None:
+                item[IMAGE] = self.image(sample.image)
+            if AUDIO in self.modalities and sample.audio is not None and self.audio is not None:
+                item[AUDIO] = self.audio(sample.audio)
+        except MediaDecodeError as error:
+            raise MediaDecodeError(
+                error.path, error.modality, f"{error} (manifest row {sample.row})", sample.id
+            ) from error
+        item["targets"] = {
+            column: MISSING_LABEL
+            if sample.labels.get(column) is None
+            else index[sample.labels[column]]
+            for column, index in self.class_index.items()
+        }
+        return item

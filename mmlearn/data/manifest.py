@@ -1,0 +1,211 @@
+"""Read and validate sample manifests (JSONL or CSV).
+
+A manifest has one row per sample with these columns:
+
+- ``id`` (required): a unique sample id;
+- ``text``, ``image``, ``audio`` (optional): the text itself, and paths to the media
+  files; relative paths resolve against the manifest's folder; an empty value or a
+  missing key means the sample lacks that modality, but every sample needs at least one;
+- one column per label (for example ``category``); an empty value means the sample has
+  no label for that task and is masked out of that task's loss and metrics;
+- ``split`` (optional): ``train``, ``val``, ``test`` or ``predict``.
+
+Validation runs once at set-up and reports every invalid row in one error.
+"""
+
+from __future__ import annotations
+
+import csv
+import difflib
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from mmlearn.errors import ManifestError, RowProblem
+from mmlearn.modalities import AUDIO, IMAGE, TEXT
+
+MEDIA_COLUMNS = (IMAGE, AUDIO)
+MODALITY_COLUMNS = (TEXT, *MEDIA_COLUMNS)
+SPLITS = ("train", "val", "test", "predict")
+
+
+@dataclass
+class Sample:
+    """One manifest row after parsing: absent modalities and labels are ``None``."""
+
+    id: str
+    row: int
+    text: str | None = None
+    image: Path | None = None
+    audio: Path | None = None
+    labels: dict[str, str | None] = field(default_factory=dict)
+    split: str | None = None
+
+    def modalities(self) -> list[str]:
+        """Return the names of the modalities that this sample has."""
+        return [name for name in MODALITY_COLUMNS if getattr(self, name) is not None]
+
+
+def _read_rows(path: Path) -> tuple[list[str], list[tuple[int, dict[str, object]]]]:
+    """Read the raw rows with their 1-based line numbers, and the column names seen."""
+    suffix = path.suffix.lower()
+    if suffix not in (".jsonl", ".csv"):
+        raise ManifestError(str(path), "unsupported extension; use .jsonl or .csv")
+    try:
+        # utf-8-sig drops a byte-order mark that spreadsheet programs write.
+        text = path.read_text(encoding="utf-8-sig")
+    except FileNotFoundError:
+        raise ManifestError(str(path), "file not found; check the data.manifest path") from None
+    except UnicodeDecodeError as error:
+        raise ManifestError(str(path), f"not valid UTF-8 ({error}); save it as UTF-8") from None
+
+    rows: list[tuple[int, dict[str, object]]] = []
+    columns: list[str] = []
+    if suffix == ".csv":
+        reader = csv.DictReader(text.splitlines())
+        columns = [name.strip() for name in reader.fieldnames or []]
+        for record in reader:
+            values = {key.strip(): value for key, value in record.items() if key is not None}
+            rows.append((reader.line_num, values))
+        return columns, rows
+
+    bad_lines: list[RowProblem] = []
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError as error:
+            bad_lines.append(RowProblem(number, "?", f"malformed JSON ({error.msg})"))
+            continue
+        if not isinstance(record, dict):
+            bad_lines.append(RowProblem(number, "?", "each line must be a JSON object"))
+            continue
+        for key in record:
+            if key not in columns:
+                columns.append(key)
+        rows.append((number, record))
+    if bad_lines:
+        raise ManifestError(str(path), bad_lines)
+    return columns, rows
+
+
+def _clean(value: object) -> str | None:
+    """Map empty and null cells to ``None`` and everything else to a stripped string."""
+    if value is None:
+        return None
+    text = str(value).strip()
+    return text or None
+
+
+def _check_columns(path: Path, columns: Sequence[str], required: Iterable[str]) -> None:
+    missing = [name for name in required if name not in columns]
+    if not missing:
+        return
+    hints = []
+    for name in missing:
+        close = difflib.get_close_matches(name, columns, n=1)
+        hints.append(f"{name!r}" + (f" (did you mean {close[0]!r}?)" if close else ""))
+    raise ManifestError(
+        str(path),
+        f"missing column(s) {', '.join(hints)}; the columns found are {list(columns)}",
+    )
+
+
+def read_manifest(
+    path: str | Path,
+    label_columns: Sequence[str] = (),
+    split_column: str | None = None,
+) -> list[Sample]:
+    """Parse a manifest into samples, checking its columns but not its files or labels.
+
+    Raises
+    ------
+    ManifestError
+        If the file cannot be read, a JSONL line is malformed or a required column
+        (``id``, a label column, the split column) is missing.
+    """
+    path = Path(path)
+    columns, rows = _read_rows(path)
+    required = ["id", *label_columns] + ([split_column] if split_column else [])
+    _check_columns(path, columns, required)
+
+    root = path.parent
+    samples = []
+    for row, record in rows:
+        media = {}
+        for name in MEDIA_COLUMNS:
+            value = _clean(record.get(name))
+            media[name] = None if value is None else (root / value)
+        raw_text = record.get(TEXT)
+        samples.append(
+            Sample(
+                id=_clean(record.get("id")) or "",
+                row=row,
+                # Text keeps its inner whitespace; only a missing cell means "no text".
+                text=None if raw_text is None or raw_text == "" else str(raw_text),
+                image=media[IMAGE],
+                audio=media[AUDIO],
+                labels={name: _clean(record.get(name)) for name in label_columns},
+                split=_clean(record.get(split_column)) if split_column else None,
+            )
+        )
+    return samples
+
+
+def find_problems(
+    samples: Sequence[Sample],
+    classes: Mapping[str, Sequence[str] | None] | None = None,
+    check_files: bool = True,
+) -> list[RowProblem]:
+    """Return every problem in ``samples``, in row order.
+
+    Checks for a missing or duplicate id, a row with no modality, a media file that does
+    not exist, an unknown split name and a label outside its declared classes (only for
+    label columns whose classes are given).
+    """
+    problems: list[RowProblem] = []
+    first_row_of_id: dict[str, int] = {}
+    for sample in samples:
+
+        def report(reason: str, sample: Sample = sample) -> None:
+            problems.append(RowProblem(sample.row, sample.id, reason))
+
+        if not sample.id:
+            report("missing id")
+        elif sample.id in first_row_of_id:
+            report(f"duplicate id, first used in row {first_row_of_id[sample.id]}")
+        else:
+            first_row_of_id[sample.id] = sample.row
+        if not sample.modalities():
+            report("no text, image or audio; every sample needs at least one modality")
+        if check_files:
+            for name in MEDIA_COLUMNS:
+                file = getattr(sample, name)
+                if file is not None and not file.is_file():
+                    report(f"{name} file not found: {file}")
+        if sample.split is not None and sample.split not in SPLITS:
+            report(f"unknown split {sample.split!r}; use one of {list(SPLITS)}")
+        for column, allowed in (classes or {}).items():
+            value = sample.labels.get(column)
+            if allowed is not None and value is not None and value not in allowed:
+                close = difflib.get_close_matches(value, list(allowed), n=1)
+                hint = f" (did you mean {close[0]!r}?)" if close else ""
+                report(f"label {value!r} in column {column!r} is not a declared class{hint}")
+    return problems
+
+
+def load_manifest(
+    path: str | Path,
+    label_columns: Sequence[str] = (),
+    split_column: str | None = None,
+    classes: Mapping[str, Sequence[str] | None] | None = None,
+    check_files: bool = True,
+) -> list[Sample]:
+    """Read and validate a manifest, raising one ``ManifestError`` that lists every bad row."""
+    samples = read_manifest(path, label_columns, split_column)
+    problems = find_problems(samples, classes, check_files)
+    if problems:
+        raise ManifestError(str(path), problems)
+    return samples

@@ -1,0 +1,93 @@
+"""Audio decoding and features: soundfile to mono float32 at one rate, then log-mel."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import soundfile
+import torch
+import torchaudio
+from torch import nn
+
+from mmlearn.errors import MediaDecodeError
+from mmlearn.modalities import AUDIO
+
+
+class AudioProcessor:
+    """Decode an audio file to a mono waveform at ``sample_rate``, at most ``max_seconds`` long.
+
+    Longer clips are cropped: at a random offset in training, centred in evaluation.
+    Shorter clips are returned as they are; the collate step pads them and keeps their
+    true lengths.
+    """
+
+    def __init__(self, sample_rate: int = 16000, max_seconds: float = 3.0, train: bool = False):
+        if sample_rate <= 0 or max_seconds <= 0:
+            raise ValueError(
+                f"sample_rate ({sample_rate}) and max_seconds ({max_seconds}) must be positive"
+            )
+        self.sample_rate = sample_rate
+        self.max_samples = round(sample_rate * max_seconds)
+        self.train = train
+        self._resamplers: dict[int, torchaudio.transforms.Resample] = {}
+
+    def load(self, path: str | Path) -> torch.Tensor:
+        """Return the mono float32 waveform of ``path`` at ``sample_rate``, shape (S,)."""
+        try:
+            data, rate = soundfile.read(str(path), dtype="float32", always_2d=True)
+        except FileNotFoundError:
+            raise MediaDecodeError(str(path), AUDIO, "file not found") from None
+        except (soundfile.LibsndfileError, RuntimeError, OSError) as error:
+            raise MediaDecodeError(str(path), AUDIO, str(error)) from error
+        if data.shape[0] == 0:
+            raise MediaDecodeError(str(path), AUDIO, "the file contains no samples")
+        waveform = torch.from_numpy(data).mean(dim=1)
+        if rate != self.sample_rate:
+            if rate not in self._resamplers:
+                self._resamplers[rate] = torchaudio.transforms.Resample(rate, self.sample_rate)
+            waveform = self._resamplers[rate](waveform)
+        return waveform
+
+    def crop(self, waveform: torch.Tensor) -> torch.Tensor:
+        """Crop ``waveform`` to at most ``max_samples``: randomly in training, centred otherwise."""
+        excess = waveform.shape[0] - self.max_samples
+        if excess <= 0:
+            return waveform
+        start = int(torch.randint(0, excess + 1, ()).item()) if self.train else excess // 2
+        return waveform[start : start + self.max_samples]
+
+    def __call__(self, path: str | Path) -> torch.Tensor:
+        return self.crop(self.load(path))
+
+
+class LogMelFeatures(nn.Module):
+    """Batched log-mel spectrogram of padded waveforms, always computed in float32.
+
+    Inputs: ``waveform`` (B, S) and ``lengths`` (B,) in samples.
+    Returns: features (B, n_mels, frames) and ``frame_lengths`` (B,), the number of
+    frames that cover real samples.
+    """
+
+    def __init__(
+        self,
+        sample_rate: int = 16000,
+        n_mels: int = 64,
+        n_fft: int = 400,
+        hop_length: int = 160,
+    ):
+        super().__init__()
+        self.hop_length = hop_length
+        self.melspec = torchaudio.transforms.MelSpectrogram(
+            sample_rate=sample_rate, n_fft=n_fft, hop_length=hop_length, n_mels=n_mels
+        )
+
+    def forward(
+        self, waveform: torch.Tensor, lengths: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        with torch.autocast(device_type=waveform.device.type, enabled=False):
+            power = self.melspec(waveform.float())
+            features = torch.log(power + 1e-6)
+        # MelSpectrogram centres its frames, so S samples give S // hop + 1 frames.
+        frame_lengths = torch.div(lengths, self.hop_length, rounding_mode="floor") + 1
+        frame_lengths = frame_lengths.clamp(max=features.shape[-1])
+        return features, frame_lengths

@@ -1,0 +1,1 @@
+"""Builders that write manifests from datasets on disk."""

@@ -1,0 +1,59 @@
+"""Domain errors. Each one carries enough context (row, id, path, key) to act on."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+
+class MmlearnError(Exception):
+    """Base class of the errors that mmlearn raises for bad input or configuration."""
+
+
+@dataclass(frozen=True)
+class RowProblem:
+    """One invalid manifest row: its 1-based line number, its id and the reason."""
+
+    row: int
+    sample_id: str
+    reason: str
+
+    def __str__(self) -> str:
+        return f"row {self.row} (id {self.sample_id!r}): {self.reason}"
+
+
+class ManifestError(MmlearnError):
+    """A manifest that cannot be read, or rows that fail validation.
+
+    The message lists the first ``max_listed`` problems and the total count, so one run
+    reports every bad row at once.
+    """
+
+    def __init__(self, path: str, problems: Sequence[RowProblem] | str, max_listed: int = 20):
+        self.path = path
+        if isinstance(problems, str):
+            self.problems: list[RowProblem] = []
+            super().__init__(f"invalid manifest {path}: {problems}")
+            return
+        self.problems = list(problems)
+        lines = [f"invalid manifest {path}: {len(self.problems)} invalid row(s)"]
+        lines += [f"  {problem}" for problem in self.problems[:max_listed]]
+        if len(self.problems) > max_listed:
+            lines.append(f"  ... and {len(self.problems) - max_listed} more")
+        lines.append("Fix these rows or remove them from the manifest, then run again.")
+        super().__init__("\n".join(lines))
+
+
+class MediaDecodeError(MmlearnError):
+    """A media file that exists but cannot be decoded into a tensor."""
+
+    def __init__(self, path: str, modality: str, reason: str, sample_id: str | None = None):
+        self.path = path
+        self.modality = modality
+        self.sample_id = sample_id
+        where = f" (sample {sample_id!r})" if sample_id is not None else ""
+        super().__init__(f"failed to decode {modality} file {path}{where}: {reason}")
+
+
+class ConfigError(MmlearnError):
+    """A configuration value that is invalid or inconsistent with the data or the module."""

@@ -1,0 +1,71 @@
+"""Image encoder over any torchvision classification backbone."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+import torchvision
+from torch import nn
+
+from mmlearn.errors import ConfigError
+
+# Attribute names under which torchvision backbones keep their final classifier.
+_CLASSIFIER_ATTRIBUTES = ("fc", "classifier", "heads", "head")
+
+
+class TorchvisionImageEncoder(nn.Module):
+    """Run a torchvision backbone without its classifier.
+
+    Parameters
+    ----------
+    name:
+        Any name that ``torchvision.models.get_model`` accepts (``resnet18``,
+        ``mobilenet_v3_small``, ``efficientnet_b0``, ...).
+    weights_path:
+        A local file with the backbone's state dict (as saved from
+        ``torchvision.models.<name>(weights=...).state_dict()``). Without it the
+        backbone starts from random weights; nothing is downloaded.
+    image_size:
+        Input side in pixels, used once to measure the feature width.
+
+    Inputs: ``pixels`` (B, 3, H, W). Returns: (B, output_dim).
+    """
+
+    def __init__(
+        self, name: str = "resnet18", weights_path: str | None = None, image_size: int = 96
+    ):
+        super().__init__()
+        available = torchvision.models.list_models(module=torchvision.models)
+        if name not in available:
+            raise ConfigError(
+                f"unknown torchvision backbone {name!r}; choose one of "
+                "torchvision.models.list_models(), for example resnet18 or mobilenet_v3_small"
+            )
+        self.backbone = torchvision.models.get_model(name, weights=None)
+        if weights_path is not None:
+            path = Path(weights_path).expanduser()
+            if not path.is_file():
+                raise ConfigError(f"image encoder weights file not found: {path}")
+            state = torch.load(path, map_location="cpu", weights_only=True)
+            try:
+                self.backbone.load_state_dict(state)
+            except RuntimeError as error:
+                raise ConfigError(
+                    f"the weights in {path} do not match torchvision's {name}: {error}"
+                ) from error
+        for attribute in _CLASSIFIER_ATTRIBUTES:
+            if hasattr(self.backbone, attribute):
+                setattr(self.backbone, attribute, nn.Identity())
+                break
+        else:
+            raise ConfigError(f"cannot find the classifier of torchvision backbone {name!r}")
+        was_training = self.backbone.training
+        self.backbone.eval()
+        with torch.no_grad():
+            probe = self.backbone(torch.zeros(1, 3, image_size, image_size))
+        self.backbone.train(was_training)
+        self.output_dim = int(probe.flatten(1).shape[1])
+
+    def forward(self, pixels: torch.Tensor) -> torch.Tensor:
+        return self.backbone(pixels).flatten(1)

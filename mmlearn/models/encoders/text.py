@@ -1,0 +1,37 @@
+"""Text encoder over any Hugging Face transformers model."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+from transformers import AutoModel
+
+from mmlearn.hub import describe_missing_model, resolve_pretrained
+
+
+class HFTextEncoder(nn.Module):
+    """Encode tokens with a transformers model and pool them to one vector per sample.
+
+    Inputs: ``input_ids`` and ``attention_mask``, (B, T).
+    Returns: (B, output_dim), where ``output_dim`` is the model's hidden size.
+    """
+
+    def __init__(self, model_name_or_path: str, pooling: str = "mean"):
+        super().__init__()
+        if pooling not in ("cls", "mean"):
+            raise ValueError(f"invalid text pooling {pooling!r}; use 'cls' or 'mean'")
+        try:
+            self.model = AutoModel.from_pretrained(resolve_pretrained(model_name_or_path))
+        except (OSError, ValueError) as error:
+            raise describe_missing_model(model_name_or_path, error) from error
+        # from_pretrained returns the model in eval mode; training mode is the module default.
+        self.model.train()
+        self.pooling = pooling
+        self.output_dim = int(self.model.config.hidden_size)
+
+    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        hidden = self.model(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
+        if self.pooling == "cls":
+            return hidden[:, 0]
+        mask = attention_mask.unsqueeze(-1).to(hidden.dtype)
+        return (hidden * mask).sum(dim=1) / mask.sum(dim=1).clamp(min=1.0)

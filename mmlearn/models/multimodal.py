@@ -1,0 +1,78 @@
+"""MultimodalModel: encoders, projections to a shared width, fusion and task heads."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import torch
+from torch import nn
+
+from mmlearn.modalities import AUDIO, IMAGE, TEXT
+
+
+class MultimodalModel(nn.Module):
+    """Encode each modality, project it to width ``dim``, fuse, and apply one head per task.
+
+    Parameters
+    ----------
+    encoders:
+        One encoder per modality; each has an ``output_dim`` attribute.
+    fusion:
+        Takes ``features`` and ``present`` dicts of the projected features and returns
+        (B, fusion.output_dim).
+    heads:
+        One head per task over the fused vector.
+    dim:
+        The shared width that each modality is projected to.
+
+    Inputs: a batch dict as built by ``mmlearn.data.collate``, with audio ``features``
+    and ``frame_lengths`` already computed.
+    Returns: a dict with ``features`` (per modality, (B, dim)), ``fused`` (B, F) and
+    ``logits`` (per task).
+    """
+
+    def __init__(
+        self,
+        encoders: Mapping[str, nn.Module],
+        fusion: nn.Module,
+        heads: Mapping[str, nn.Module],
+        dim: int,
+    ):
+        super().__init__()
+        if not encoders:
+            raise ValueError("a MultimodalModel needs at least one encoder")
+        self.encoders = nn.ModuleDict(dict(encoders))
+        self.projections = nn.ModuleDict(
+            {
+                name: nn.Sequential(nn.Linear(encoder.output_dim, dim), nn.LayerNorm(dim))
+                for name, encoder in self.encoders.items()
+            }
+        )
+        self.fusion = fusion
+        self.heads = nn.ModuleDict(dict(heads))
+
+    @property
+    def modalities(self) -> list[str]:
+        """The modalities this model has an encoder for, in fusion order."""
+        return list(self.encoders.keys())
+
+    def encode(self, name: str, batch: Mapping[str, Any]) -> torch.Tensor:
+        """Run the encoder of modality ``name`` on its part of the batch."""
+        encoder = self.encoders[name]
+        inputs = batch[name]
+        if name == TEXT:
+            return encoder(inputs["input_ids"], inputs["attention_mask"])
+        if name == IMAGE:
+            return encoder(inputs["pixels"])
+        if name == AUDIO:
+            return encoder(inputs["features"], inputs["frame_lengths"])
+        return encoder(**inputs)
+
+    def forward(self, batch: Mapping[str, Any]) -> dict[str, Any]:
+        features = {
+            name: self.projections[name](self.encode(name, batch)) for name in self.encoders
+        }
+        fused = self.fusion(features, batch["present"])
+        logits = {task: head(fused) for task, head in self.heads.items()}
+        return {"features": features, "fused": fused, "logits": logits}

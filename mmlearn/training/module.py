@@ -1,0 +1,275 @@
+"""MultimodalModule: the LightningModule that trains a MultimodalModel on several tasks."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping, Sequence
+from typing import Any, TypeVar
+
+import lightning as L
+import torch
+from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint
+from torch import nn
+
+from mmlearn.errors import ConfigError
+from mmlearn.modalities import AUDIO, IMAGE, TEXT
+from mmlearn.models.builder import build_multimodal_model
+from mmlearn.models.encoders import AudioEncoderConfig, ImageEncoderConfig, TextEncoderConfig
+from mmlearn.tasks import ClassificationTask, TaskConfig
+from mmlearn.training.optim import OptimizerConfig, build_optimizer
+
+STAGES = ("train", "val", "test")
+ConfigT = TypeVar("ConfigT")
+
+
+def _as_config(kind: type[ConfigT], value: ConfigT | Mapping[str, Any] | None) -> ConfigT | None:
+    """Accept a dataclass or its dict form (as stored in checkpoint hyperparameters)."""
+    if value is None or isinstance(value, kind):
+        return value
+    return kind(**value)
+
+
+class MultimodalModule(L.LightningModule):
+    """Train, validate and test a fused multimodal model on weighted classification tasks.
+
+    Parameters
+    ----------
+    tasks:
+        The tasks; their names key the heads and the logged metrics.
+    class_names:
+        Classes of each manifest label column; the CLI links this from the DataModule.
+    text_encoder, image_encoder, audio_encoder:
+        Encoder settings; ``null`` leaves that modality out of the model.
+    n_mels, image_size:
+        Input shapes; the CLI links them from the DataModule.
+    embed_dim:
+        The shared width each modality is projected to before fusion.
+    fusion_hidden_dim, fusion_dropout:
+        The fusion MLP's width and dropout.
+    optimizer:
+        AdamW and schedule settings; encoders may override the learning rate.
+
+    Logged keys: ``<stage>/loss``, ``<stage>/<task>/loss``, ``<stage>/<task>/acc`` and
+    ``<stage>/<task>/f1`` for the stages train, val and test.
+    """
+
+    def __init__(
+        self,
+        tasks: Sequence[TaskConfig],
+        class_names: Mapping[str, Sequence[str]] | None = None,
+        text_encoder: TextEncoderConfig | None = None,
+        image_encoder: ImageEncoderConfig | None = None,
+        audio_encoder: AudioEncoderConfig | None = None,
+        n_mels: int = 64,
+        image_size: int = 96,
+        embed_dim: int = 128,
+        fusion_hidden_dim: int = 256,
+        fusion_dropout: float = 0.1,
+        optimizer: OptimizerConfig | None = None,
+    ):
+        super().__init__()
+        self.tasks = [_as_config(TaskConfig, task) for task in tasks]
+        self.text_config = _as_config(TextEncoderConfig, text_encoder)
+        self.image_config = _as_config(ImageEncoderConfig, image_encoder)
+        self.audio_config = _as_config(AudioEncoderConfig, audio_encoder)
+        self.optimizer_config = _as_config(OptimizerConfig, optimizer) or OptimizerConfig()
+        if class_names is None:
+            raise ConfigError(
+                "model.class_names is missing; the CLI links it from the DataModule, and "
+                "in Python pass class_names=datamodule.class_names"
+            )
+        self.class_names = {column: list(names) for column, names in class_names.items()}
+        self._check_tasks()
+
+        # Plain values only, so checkpoints load without unpickling project classes.
+        self.save_hyperparameters(
+            {
+                "tasks": [dataclasses.asdict(task) for task in self.tasks],
+                "class_names": self.class_names,
+                "text_encoder": self._as_dict(self.text_config),
+                "image_encoder": self._as_dict(self.image_config),
+                "audio_encoder": self._as_dict(self.audio_config),
+                "n_mels": n_mels,
+                "image_size": image_size,
+                "embed_dim": embed_dim,
+                "fusion_hidden_dim": fusion_hidden_dim,
+                "fusion_dropout": fusion_dropout,
+                "optimizer": dataclasses.asdict(self.optimizer_config),
+            }
+        )
+        self.model = build_multimodal_model(
+            {task.name: len(self.class_names[task.column]) for task in self.tasks},
+            self.text_config,
+            self.image_config,
+            self.audio_config,
+            embed_dim,
+            fusion_hidden_dim,
+            fusion_dropout,
+            n_mels,
+            image_size,
+        )
+        self._freeze_encoders()
+        self.task_modules = nn.ModuleDict(
+            {
+                task.name: ClassificationTask(len(self.class_names[task.column]))
+                for task in self.tasks
+            }
+        )
+        for stage in STAGES:
+            collections = {
+                task.name: self.task_modules[task.name].make_metrics(f"{stage}/{task.name}/")
+                for task in self.tasks
+            }
+            setattr(self, f"{stage}_metrics", nn.ModuleDict(collections))
+
+    @staticmethod
+    def _as_dict(config: Any) -> dict[str, Any] | None:
+        return None if config is None else dataclasses.asdict(config)
+
+    def _check_tasks(self) -> None:
+        if not self.tasks:
+            raise ConfigError("model.tasks is empty; declare at least one task")
+        names = [task.name for task in self.tasks]
+        if len(set(names)) != len(names):
+            raise ConfigError(f"model.tasks has duplicate names: {names}")
+        for task in self.tasks:
+            if "." in task.name or "/" in task.name:
+                raise ConfigError(f"invalid task name {task.name!r}: it may not contain '.' or '/'")
+            if task.column not in self.class_names:
+                raise ConfigError(
+                    f"task {task.name!r} predicts label column {task.column!r}, which the data "
+                    f"does not provide; data.labels has {sorted(self.class_names)}"
+                )
+
+    def _encoder_settings(self) -> dict[str, Any]:
+        settings = {TEXT: self.text_config, IMAGE: self.image_config, AUDIO: self.audio_config}
+        return {name: config for name, config in settings.items() if config is not None}
+
+    def _freeze_encoders(self) -> None:
+        for name, config in self._encoder_settings().items():
+            if config.freeze:
+                self.model.encoders[name].requires_grad_(False)
+
+    @property
+    def modalities(self) -> list[str]:
+        """The modalities the model encodes."""
+        return self.model.modalities
+
+    def logged_metric_keys(self, stages: Sequence[str] = STAGES) -> list[str]:
+        """Return every key this module logs in ``stages``."""
+        keys = []
+        for stage in stages:
+            keys.append(f"{stage}/loss")
+            if stage == "train":
+                keys += ["train/loss_step", "train/loss_epoch"]
+            for task in self.tasks:
+                keys.append(f"{stage}/{task.name}/loss")
+                keys += [
+                    f"{stage}/{task.name}/{metric}" for metric in ClassificationTask.metric_names
+                ]
+        return keys
+
+    def check_monitored_keys(self) -> None:
+        """Raise if EarlyStopping or ModelCheckpoint monitors a key that this module never logs.
+
+        Lightning itself notices only after the first validation epoch.
+        """
+        logged = self.logged_metric_keys(("train", "val"))
+        for callback in self.trainer.callbacks:
+            if not isinstance(callback, (EarlyStopping, ModelCheckpoint)):
+                continue
+            monitor = callback.monitor
+            if monitor is not None and monitor not in logged:
+                raise ConfigError(
+                    f"{type(callback).__name__} monitors {monitor!r}, which the module never "
+                    f"logs. The keys logged during fit are: {', '.join(logged)}. "
+                    "Set the callback's monitor to one of them."
+                )
+
+    def setup(self, stage: str) -> None:
+        if stage == "fit":
+            self.check_monitored_keys()
+
+    def forward(self, batch: Mapping[str, Any]) -> dict[str, Any]:
+        return self.model(batch)
+
+    def model_step(self, batch: Mapping[str, Any], stage: str) -> torch.Tensor:
+        """Run the model, compute the weighted task losses and update the stage's metrics."""
+        outputs = self.model(batch)
+        batch_size = len(batch["ids"])
+        metrics = getattr(self, f"{stage}_metrics")
+        on_step = stage == "train"
+        sync = stage != "train"
+        total = torch.zeros((), device=self.device)
+        for task in self.tasks:
+            logits = outputs["logits"][task.name]
+            targets = batch["targets"][task.column]
+            loss = self.task_modules[task.name].loss(logits, targets)
+            total = total + task.weight * loss
+            labelled = targets >= 0
+            count = int(labelled.sum())
+            if count == 0:
+                continue
+            self.log(
+                f"{stage}/{task.name}/loss",
+                loss,
+                on_step=False,
+                on_epoch=True,
+                batch_size=count,
+                sync_dist=sync,
+            )
+            collection = metrics[task.name]
+            collection.update(logits[labelled].detach(), targets[labelled])
+            self.log_dict(collection, on_step=False, on_epoch=True)
+        self.log(
+            f"{stage}/loss",
+            total,
+            on_step=on_step,
+            on_epoch=True,
+            prog_bar=True,
+            batch_size=batch_size,
+            sync_dist=sync,
+        )
+        return total
+
+    def on_train_start(self) -> None:
+        # The sanity check runs validation batches before training; drop their state.
+        for collection in self.val_metrics.values():
+            collection.reset()
+
+    def training_step(self, batch: Mapping[str, Any], batch_idx: int) -> torch.Tensor:
+        return self.model_step(batch, "train")
+
+    def validation_step(self, batch: Mapping[str, Any], batch_idx: int) -> torch.Tensor:
+        return self.model_step(batch, "val")
+
+    def test_step(self, batch: Mapping[str, Any], batch_idx: int) -> torch.Tensor:
+        return self.model_step(batch, "test")
+
+    def predict_step(self, batch: Mapping[str, Any], batch_idx: int) -> list[dict[str, Any]]:
+        """Return one record per sample: its id and, per task, the class and its probability."""
+        outputs = self.model(batch)
+        records: list[dict[str, Any]] = [{"id": sample_id} for sample_id in batch["ids"]]
+        for task in self.tasks:
+            probabilities = outputs["logits"][task.name].float().softmax(dim=-1)
+            confidence, index = probabilities.max(dim=-1)
+            names = self.class_names[task.column]
+            for record, i, p in zip(records, index.tolist(), confidence.tolist(), strict=True):
+                record[task.name] = names[i]
+                record[f"{task.name}_probability"] = round(p, 6)
+        return records
+
+    def configure_optimizers(self) -> dict[str, Any]:
+        groups: list[tuple[nn.Module, float | None]] = []
+        for name, config in self._encoder_settings().items():
+            groups.append((self.model.encoders[name], config.lr))
+        others = nn.ModuleList(
+            [self.model.projections, self.model.fusion, self.model.heads, self.task_modules]
+        )
+        groups.append((others, None))
+        total_steps = int(self.trainer.estimated_stepping_batches)
+        optimizer, scheduler = build_optimizer(groups, self.optimizer_config, total_steps)
+        return {
+            "optimizer": optimizer,
+            "lr_scheduler": {"scheduler": scheduler, "interval": "step"},
+        }

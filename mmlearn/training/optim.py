@@ -1,0 +1,58 @@
+"""AdamW with per-encoder learning rates and a linear warm-up into a cosine decay."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+
+@dataclass
+class OptimizerConfig:
+    """AdamW and its schedule.
+
+    ``warmup_fraction`` is the share of all training steps spent warming up linearly
+    from 0 to ``lr``; the rest decays along a cosine to ``lr * min_lr_ratio``.
+    """
+
+    lr: float = 1e-3
+    weight_decay: float = 0.01
+    warmup_fraction: float = 0.1
+    min_lr_ratio: float = 0.0
+
+
+def warmup_cosine(step: int, total_steps: int, warmup_steps: int, min_ratio: float) -> float:
+    """Return the learning-rate multiplier at ``step``."""
+    if warmup_steps > 0 and step < warmup_steps:
+        return (step + 1) / warmup_steps
+    progress = (step - warmup_steps) / max(1, total_steps - warmup_steps)
+    progress = min(max(progress, 0.0), 1.0)
+    return min_ratio + (1.0 - min_ratio) * 0.5 * (1.0 + math.cos(math.pi * progress))
+
+
+def build_optimizer(
+    groups: Iterable[tuple[nn.Module, float | None]],
+    config: OptimizerConfig,
+    total_steps: int,
+) -> tuple[torch.optim.Optimizer, torch.optim.lr_scheduler.LambdaLR]:
+    """Build AdamW over (module, lr or None for the default lr) groups and its scheduler.
+
+    Parameters that do not require gradients (frozen encoders) are left out.
+    """
+    param_groups = []
+    for module, lr in groups:
+        params = [p for p in module.parameters() if p.requires_grad]
+        if params:
+            param_groups.append({"params": params, "lr": config.lr if lr is None else lr})
+    if not param_groups:
+        raise ValueError("no trainable parameters: every encoder and head is frozen")
+    optimizer = torch.optim.AdamW(param_groups, weight_decay=config.weight_decay)
+    warmup_steps = int(config.warmup_fraction * total_steps)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(
+        optimizer,
+        lambda step: warmup_cosine(step, total_steps, warmup_steps, config.min_lr_ratio),
+    )
+    return optimizer, scheduler

@@ -1,0 +1,108 @@
+from __future__ import annotations
+
+import pytest
+import torch
+import torchvision
+
+from mmlearn.errors import ConfigError
+from mmlearn.models.builder import build_multimodal_model
+from mmlearn.models.encoders import (
+    AudioCNNEncoder,
+    AudioEncoderConfig,
+    AudioRNNEncoder,
+    ImageEncoderConfig,
+    TextEncoderConfig,
+    TorchvisionImageEncoder,
+)
+from mmlearn.models.fusion import ConcatFusion
+from tests.helpers import TEXT_MODEL
+
+
+def _batch(batch_size=4, frames=40, n_mels=16, image_size=32):
+    torch.manual_seed(0)
+    return {
+        "ids": [str(i) for i in range(batch_size)],
+        "present": {
+            "text": torch.tensor([True] * batch_size),
+            "image": torch.tensor([True, False] + [True] * (batch_size - 2)),
+            "audio": torch.tensor([True] * (batch_size - 1) + [False]),
+        },
+        "text": {
+            "input_ids": torch.randint(1000, 2000, (batch_size, 6)),
+            "attention_mask": torch.ones(batch_size, 6, dtype=torch.long),
+        },
+        "image": {"pixels": torch.randn(batch_size, 3, image_size, image_size)},
+        "audio": {
+            "features": torch.randn(batch_size, n_mels, frames),
+            "frame_lengths": torch.tensor([frames, frames // 2] + [frames] * (batch_size - 2)),
+        },
+    }
+
+
+def test_fused_forward_backward_shapes():
+    model = build_multimodal_model(
+        {"category": 5, "subcategory": 3},
+        TextEncoderConfig(TEXT_MODEL),
+        ImageEncoderConfig("resnet18"),
+        AudioEncoderConfig("cnn", channels=(8, 16)),
+        embed_dim=32,
+        fusion_hidden_dim=64,
+        n_mels=16,
+        image_size=32,
+    )
+    outputs = model(_batch())
+    assert outputs["logits"]["category"].shape == (4, 5)
+    assert outputs["logits"]["subcategory"].shape == (4, 3)
+    assert outputs["fused"].shape == (4, 64)
+    assert set(outputs["features"]) == {"text", "image", "audio"}
+
+    loss = outputs["logits"]["category"].logsumexp(-1).mean()
+    loss.backward()
+    for name in ("text", "image", "audio"):
+        grads = [p.grad for p in model.encoders[name].parameters() if p.requires_grad]
+        assert any(g is not None and g.abs().sum() > 0 for g in grads), name
+
+
+def test_concat_fusion_ignores_absent_features():
+    fusion = ConcatFusion(["text", "image"], dim=4, hidden_dim=8, output_dim=8).eval()
+    features = {"text": torch.randn(2, 4), "image": torch.randn(2, 4)}
+    present = {"text": torch.tensor([True, True]), "image": torch.tensor([False, True])}
+    changed = {"text": features["text"], "image": features["image"] + 100.0}
+    before = fusion(features, present)
+    after = fusion(changed, present)
+    # Row 0 has no image: its output must not depend on the image feature.
+    assert torch.allclose(before[0], after[0])
+    assert not torch.allclose(before[1], after[1])
+
+
+@pytest.mark.parametrize("kind", ["gru", "lstm"])
+def test_rnn_audio_encoder_ignores_padding(kind):
+    encoder = AudioRNNEncoder(n_mels=8, kind=kind, hidden_size=6, num_layers=1).eval()
+    clip = torch.randn(1, 8, 10)
+    padded = torch.cat([clip, torch.randn(1, 8, 15)], dim=-1)
+    short = encoder(clip, torch.tensor([10]))
+    long = encoder(padded, torch.tensor([10]))
+    assert short.shape == (1, 12)
+    assert torch.allclose(short, long, atol=1e-6)
+
+
+def test_cnn_audio_encoder_output_width():
+    encoder = AudioCNNEncoder(n_mels=16, channels=(4, 8)).eval()
+    out = encoder(torch.randn(3, 16, 32), torch.tensor([32, 10, 1]))
+    assert out.shape == (3, 8)
+    assert torch.isfinite(out).all()
+
+
+def test_image_encoder_local_weights_and_errors(tmp_path):
+    source = TorchvisionImageEncoder("resnet18", image_size=32)
+    reference = torchvision.models.resnet18()
+    torch.save(reference.state_dict(), tmp_path / "r18.pt")
+    loaded = TorchvisionImageEncoder("resnet18", str(tmp_path / "r18.pt"), image_size=32)
+    assert loaded.output_dim == 512
+    assert torch.equal(loaded.backbone.conv1.weight, reference.conv1.weight)
+    assert not torch.equal(source.backbone.conv1.weight, reference.conv1.weight)
+
+    with pytest.raises(ConfigError, match="unknown torchvision backbone 'resnet17'"):
+        TorchvisionImageEncoder("resnet17")
+    with pytest.raises(ConfigError, match="weights file not found"):
+        TorchvisionImageEncoder("resnet18", str(tmp_path / "none.pt"))
