@@ -97,6 +97,16 @@ def build_data(argv: list[str]) -> int:
     return 0
 
 
+def run_cli(argv: list[str]) -> MultimodalCLI:
+    """Run a Lightning subcommand (``fit``, ``test``, ...) and return the finished CLI."""
+    return MultimodalCLI(
+        MultimodalModule,
+        MultimodalDataModule,
+        args=argv,
+        save_config_kwargs={"overwrite": True},
+    )
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point of the ``mmlearn`` console script."""
     argv = sys.argv[1:] if argv is None else argv
@@ -104,12 +114,7 @@ def main(argv: list[str] | None = None) -> None:
     try:
         if argv and argv[0] == "data":
             sys.exit(build_data(argv[1:]))
-        MultimodalCLI(
-            MultimodalModule,
-            MultimodalDataModule,
-            args=argv,
-            save_config_kwargs={"overwrite": True},
-        )
+        run_cli(argv)
     except MmlearnError as error:
         print(f"mmlearn: error: {error}", file=sys.stderr)
         sys.exit(2)

@@ -30,7 +30,8 @@ def write_tone(
     t = np.arange(int(seconds * rate)) / rate
     tone = 0.5 * np.sin(2 * math.pi * frequency * t)
     data = np.stack([tone] * channels, axis=1) if channels > 1 else tone
-    soundfile.write(path, data.astype(np.float32), rate, subtype="PCM_16")
+    subtype = "VORBIS" if path.suffix == ".ogg" else "PCM_16"
+    soundfile.write(path, data.astype(np.float32), rate, subtype=subtype)
     return path
 
 

@@ -1,0 +1,125 @@
+"""The ``mmlearn`` command end to end on small manifests written in a temporary folder."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from mmlearn.cli import main, run_cli
+from tests.helpers import TEXT_MODEL, write_jsonl
+
+MODEL = {
+    "tasks": [{"name": "category"}, {"name": "subcategory", "weight": 0.5}],
+    "text_encoder": {"model_name_or_path": TEXT_MODEL, "lr": 1.0e-4},
+    "image_encoder": {"name": "resnet18"},
+    "audio_encoder": {"kind": "cnn", "channels": [8, 16]},
+    "embed_dim": 16,
+    "fusion_hidden_dim": 32,
+}
+
+
+def write_config(tmp_path: Path, manifest: Path, model: dict | None = None, **overrides) -> Path:
+    """Write a fast CPU config; ``section__key=value`` overrides one setting."""
+    config = {
+        "seed_everything": 0,
+        "data": {
+            "manifest": str(manifest),
+            "labels": ["category", "subcategory"],
+            "image_size": 32,
+            "batch_size": 4,
+            "num_workers": 0,
+            "n_mels": 16,
+            "max_audio_seconds": 1.0,
+        },
+        "model": model or MODEL,
+        "trainer": {
+            "max_epochs": 1,
+            "limit_train_batches": 2,
+            "limit_val_batches": 2,
+            "enable_progress_bar": False,
+            "enable_model_summary": False,
+            "default_root_dir": str(tmp_path / "run"),
+            "logger": {
+                "class_path": "lightning.pytorch.loggers.CSVLogger",
+                "init_args": {"save_dir": str(tmp_path / "run"), "name": "logs"},
+            },
+        },
+        "checkpoint": {
+            "dirpath": str(tmp_path / "run" / "checkpoints"),
+            "filename": "best",
+            "monitor": "val/category/acc",
+            "mode": "max",
+        },
+        "early_stopping": {"monitor": "val/category/acc", "mode": "max"},
+    }
+    for key, value in overrides.items():
+        section, _, name = key.partition("__")
+        config[section][name] = value
+    path = tmp_path / "config.yaml"
+    path.write_text(yaml.safe_dump(config), encoding="utf-8")
+    return path
+
+
+def test_fit_then_test_from_checkpoint(tmp_path: Path, make_manifest):
+    config = write_config(tmp_path, make_manifest(per_split=8))
+    fit = run_cli(["fit", "--config", str(config)])
+    assert fit.model.modalities == ["text", "image", "audio"]
+    assert fit.model.class_names["category"] == ["cold", "warm"]
+    assert fit.trainer.global_step == 2
+    assert "val/category/acc" in fit.trainer.callback_metrics
+    checkpoint = tmp_path / "run" / "checkpoints" / "best.ckpt"
+    assert checkpoint.is_file()
+
+    test = run_cli(["test", "--config", str(config), "--ckpt_path", str(checkpoint)])
+    metrics = test.trainer.callback_metrics
+    for key in ("test/loss", "test/category/acc", "test/category/f1", "test/subcategory/acc"):
+        assert key in metrics, key
+    assert 0.0 <= float(metrics["test/category/acc"]) <= 1.0
+    rows = (tmp_path / "run" / "logs").glob("version_*/metrics.csv")
+    assert any("test/category/acc" in row.read_text() for row in rows)
+
+
+def test_single_modality_model_loads_only_its_data(tmp_path: Path, make_manifest):
+    model = {**MODEL, "text_encoder": None, "audio_encoder": None}
+    config = write_config(tmp_path, make_manifest(per_split=4), model=model)
+    cli = run_cli(["fit", "--config", str(config), "--trainer.fast_dev_run", "1"])
+    assert cli.model.modalities == ["image"]
+    assert cli.datamodule.modalities == ["image"]
+    assert cli.datamodule.text is None
+
+
+def test_unlogged_monitor_fails_before_training(tmp_path: Path, make_manifest, capsys):
+    config = write_config(tmp_path, make_manifest(per_split=4))
+    with pytest.raises(SystemExit) as caught:
+        main(["fit", "--config", str(config), "--early_stopping.monitor", "val/accuracy"])
+    assert caught.value.code == 2
+    message = capsys.readouterr().err
+    assert "EarlyStopping monitors 'val/accuracy', which the module never logs" in message
+    assert "val/category/acc" in message
+    assert not list((tmp_path / "run").rglob("metrics.csv"))
+    assert not list((tmp_path / "run").rglob("*.ckpt"))
+
+
+def test_bad_manifest_fails_at_setup_naming_rows(tmp_path: Path, media_dir: Path, capsys):
+    rows = [
+        {"id": "a", "image": "media/red.png", "category": "warm", "split": "train"},
+        {"id": "b", "image": "media/gone.png", "category": "warm", "split": "train"},
+        {"id": "c", "image": "media/blue.png", "category": "hot", "split": "val"},
+    ]
+    manifest = write_jsonl(tmp_path / "bad.jsonl", rows)
+    model = {**MODEL, "tasks": [{"name": "category"}]}
+    config = write_config(
+        tmp_path,
+        manifest,
+        model=model,
+        data__labels=["category"],
+        data__classes={"category": ["warm", "cold"]},
+    )
+    with pytest.raises(SystemExit):
+        main(["fit", "--config", str(config)])
+    message = capsys.readouterr().err
+    assert "2 invalid row(s)" in message
+    assert "row 2 (id 'b'): image file not found" in message
+    assert "row 3 (id 'c'): label 'hot' in column 'category' is not a declared class" in message
