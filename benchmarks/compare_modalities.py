@@ -85,19 +85,23 @@ def main() -> None:
     parser.add_argument(
         "--only", nargs="*", default=None, help="experiment names to run (default: all)"
     )
-    parser.add_argument("extra", nargs=argparse.REMAINDER, help="extra CLI overrides")
-    args = parser.parse_args()
+    # Unknown flags (for example --model.text_encoder.freeze true) go to every mmlearn run.
+    args, extra = parser.parse_known_args()
 
     results: dict[str, list[dict[str, float]]] = {}
     for label, config in EXPERIMENTS.items():
         if args.only and Path(config).stem.removeprefix("tuxpaint_") not in args.only:
             continue
-        results[label] = [run_one(config, seed, args.workdir, args.extra) for seed in args.seeds]
+        results[label] = [run_one(config, seed, args.workdir, extra) for seed in args.seeds]
 
     args.out.mkdir(parents=True, exist_ok=True)
     machine = f"{platform.processor() or platform.machine()}, {torch.get_num_threads()} threads"
-    payload = {"seeds": args.seeds, "machine": machine, "torch": torch.__version__,
-               "results": results}
+    payload = {
+        "seeds": args.seeds,
+        "machine": machine,
+        "torch": torch.__version__,
+        "results": results,
+    }
     (args.out / "tuxpaint_modalities.json").write_text(json.dumps(payload, indent=2) + "\n")
     lines = [
         "| model | test category acc | test category macro F1 | test subcategory acc "

@@ -17,6 +17,7 @@ from typing import Any
 from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint
 from lightning.pytorch.cli import LightningArgumentParser, LightningCLI
 
+from mmlearn.callbacks import PredictionWriter
 from mmlearn.data.datamodule import MultimodalDataModule
 from mmlearn.errors import MmlearnError
 from mmlearn.modalities import AUDIO, IMAGE, TEXT
@@ -44,6 +45,7 @@ class MultimodalCLI(LightningCLI):
     def add_arguments_to_parser(self, parser: LightningArgumentParser) -> None:
         parser.add_lightning_class_args(ModelCheckpoint, "checkpoint")
         parser.add_lightning_class_args(EarlyStopping, "early_stopping")
+        parser.add_lightning_class_args(PredictionWriter, "prediction_writer")
         parser.set_defaults(
             {
                 "checkpoint.monitor": "val/loss",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -123,3 +124,52 @@ def test_bad_manifest_fails_at_setup_naming_rows(tmp_path: Path, media_dir: Path
     assert "2 invalid row(s)" in message
     assert "row 2 (id 'b'): image file not found" in message
     assert "row 3 (id 'c'): label 'hot' in column 'category' is not a declared class" in message
+
+
+def test_predict_writes_one_record_per_sample(tmp_path: Path, make_manifest):
+    config = write_config(tmp_path, make_manifest(per_split=4), data__predict_split="test")
+    fit = run_cli(["fit", "--config", str(config)])
+    checkpoint = fit.trainer.checkpoint_callback.best_model_path
+    output = tmp_path / "predictions.jsonl"
+    run_cli(
+        [
+            "predict",
+            "--config",
+            str(config),
+            "--ckpt_path",
+            checkpoint,
+            "--prediction_writer.output",
+            str(output),
+        ]
+    )
+    records = [json.loads(line) for line in output.read_text().splitlines()]
+    assert [record["id"] for record in records] == [f"test-{i}" for i in range(4)]
+    for record in records:
+        assert record["category"] in ("cold", "warm")
+        assert record["subcategory"] in ("a", "b")
+        assert 0.5 <= record["category_probability"] <= 1.0
+
+
+def test_wandb_logger_offline(tmp_path: Path, make_manifest, monkeypatch):
+    monkeypatch.setenv("WANDB_DIR", str(tmp_path))
+    monkeypatch.setenv("WANDB_SILENT", "true")
+    config = write_config(tmp_path, make_manifest(per_split=4))
+    cli = run_cli(
+        [
+            "fit",
+            "--config",
+            str(config),
+            "--trainer.logger",
+            "lightning.pytorch.loggers.WandbLogger",
+            "--trainer.logger.offline",
+            "true",
+            "--trainer.logger.project",
+            "mmlearn-test",
+            "--trainer.logger.save_dir",
+            str(tmp_path / "wandb_runs"),
+        ]
+    )
+    assert type(cli.trainer.logger).__name__ == "WandbLogger"
+    runs = list((tmp_path / "wandb_runs" / "wandb").glob("offline-run-*"))
+    assert len(runs) == 1
+    assert list(runs[0].glob("*.wandb")), "the offline run has no event file to sync"

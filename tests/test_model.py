@@ -15,6 +15,7 @@ from mmlearn.models.encoders import (
     TorchvisionImageEncoder,
 )
 from mmlearn.models.fusion import ConcatFusion
+from mmlearn.models.modality_dropout import ModalityDropout
 from tests.helpers import TEXT_MODEL
 
 
@@ -106,3 +107,26 @@ def test_image_encoder_local_weights_and_errors(tmp_path):
         TorchvisionImageEncoder("resnet17")
     with pytest.raises(ConfigError, match="weights file not found"):
         TorchvisionImageEncoder("resnet18", str(tmp_path / "none.pt"))
+
+
+def test_modality_dropout_keeps_one_modality():
+    dropout = ModalityDropout({"text": 0.9, "image": 0.9})
+    present = {
+        "text": torch.ones(2000, dtype=torch.bool),
+        "image": torch.ones(2000, dtype=torch.bool),
+    }
+    torch.manual_seed(0)
+    kept = dropout(present)
+    either = kept["text"] | kept["image"]
+    assert either.all()
+    # Both dropped (0.81) gives the sample back both; one dropped stays dropped (2 * 0.09).
+    dropped_text = 1 - kept["text"].float().mean().item()
+    assert 0.05 < dropped_text < 0.13
+
+    dropout.eval()
+    assert dropout(present)["text"].all()
+
+
+def test_modality_dropout_rejects_bad_probability():
+    with pytest.raises(ConfigError, match=r"invalid modality dropout 1\.0 for 'text'"):
+        ModalityDropout({"text": 1.0})

@@ -27,10 +27,19 @@ def write_stamp(folder: Path, name: str, caption: str, color, french_audio: bool
 def stamps(tmp_path: Path) -> Path:
     root = tmp_path / "stamps"
     for index in range(6):
-        write_stamp(root / "animals" / "birds", f"bird{chr(97 + index)}", f"Bird {index}.",
-                    (index * 40, 10, 10, 255))
-        write_stamp(root / "food", f"apple{chr(97 + index)}", f"Apple {index}.",
-                    (10, index * 40, 10, 255), french_audio=index != 0)
+        write_stamp(
+            root / "animals" / "birds",
+            f"bird{chr(97 + index)}",
+            f"Bird {index}.",
+            (index * 40, 10, 10, 255),
+        )
+        write_stamp(
+            root / "food",
+            f"apple{chr(97 + index)}",
+            f"Apple {index}.",
+            (10, index * 40, 10, 255),
+            french_audio=index != 0,
+        )
     write_stamp(root / "animals" / "amphibians", "frog", "A frog.", (0, 200, 0, 255))
     write_stamp(root / "animals" / "amphibians", "frog-1", "A green frog.", (0, 180, 0, 255))
     return root

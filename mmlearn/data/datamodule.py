@@ -1,9 +1,10 @@
 """MultimodalDataModule: a manifest in, batches of the batch contract out.
 
-Lightning calls the hooks in this order: ``__init__`` (reads and validates the
-manifest, so class names exist before the model is built), ``setup(stage)`` on every
-process, then the ``*_dataloader`` methods, and ``on_after_batch_transfer`` on each
-batch once it is on the device, where log-mel features are computed in float32.
+Lightning calls the hooks in this order. ``__init__`` reads and validates the
+manifest, so the class names exist before the model is built. ``setup(stage)`` runs on
+every process and builds the datasets that the stage needs. The ``*_dataloader``
+methods follow. ``on_after_batch_transfer`` runs on each batch once it is on the
+device, and computes log-mel features there in float32.
 """
 
 from __future__ import annotations
@@ -41,7 +42,7 @@ class MultimodalDataModule(L.LightningDataModule):
         Optional declared classes per label column; a label outside them is an error.
         Columns not listed take the sorted set of their values in the whole manifest.
     split_column:
-        The column that holds the split of each row.
+        The column that contains the split of each row.
     modalities:
         The modalities to load; the CLI links this to the encoders the model has.
     tokenizer:

@@ -4,8 +4,8 @@ A manifest has one row per sample with these columns:
 
 - ``id`` (required): a unique sample id;
 - ``text``, ``image``, ``audio`` (optional): the text itself, and paths to the media
-  files; relative paths resolve against the manifest's folder; an empty value or a
-  missing key means the sample lacks that modality, but every sample needs at least one;
+  files. Relative paths resolve against the manifest's folder. An empty value or a
+  missing key means the sample lacks that modality, but every sample needs one or more;
 - one column per label (for example ``category``); an empty value means the sample has
   no label for that task and is masked out of that task's loss and metrics;
 - ``split`` (optional): ``train``, ``val``, ``test`` or ``predict``.

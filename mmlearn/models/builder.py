@@ -30,10 +30,13 @@ def build_multimodal_model(
     fusion_dropout: float = 0.1,
     n_mels: int = 64,
     image_size: int = 96,
+    modality_dropout: Mapping[str, float] | None = None,
+    unimodal_heads: bool = False,
 ) -> MultimodalModel:
     """Build encoders for the modalities that have settings, concat fusion and one head per task.
 
-    ``num_classes`` maps each task name to its class count.
+    ``num_classes`` maps each task name to its class count. ``unimodal_heads`` adds a
+    head per modality and task on that modality's feature alone.
     """
     encoders: dict[str, nn.Module] = {}
     if text_encoder is not None:
@@ -52,4 +55,12 @@ def build_multimodal_model(
     heads = {
         task: ClassificationHead(fusion.output_dim, count) for task, count in num_classes.items()
     }
-    return MultimodalModel(encoders, fusion, heads, embed_dim)
+    per_modality = None
+    if unimodal_heads:
+        per_modality = {
+            name: {
+                task: ClassificationHead(embed_dim, count) for task, count in num_classes.items()
+            }
+            for name in encoders
+        }
+    return MultimodalModel(encoders, fusion, heads, embed_dim, modality_dropout, per_modality)

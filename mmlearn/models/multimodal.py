@@ -9,6 +9,7 @@ import torch
 from torch import nn
 
 from mmlearn.modalities import AUDIO, IMAGE, TEXT
+from mmlearn.models.modality_dropout import ModalityDropout
 
 
 class MultimodalModel(nn.Module):
@@ -25,11 +26,18 @@ class MultimodalModel(nn.Module):
         One head per task over the fused vector.
     dim:
         The shared width that each modality is projected to.
+    modality_dropout:
+        Probability per modality of hiding it from fusion for a sample in training.
+    unimodal_heads:
+        Optional heads per modality and task on that modality's projected feature
+        alone. Training them beside the fused heads makes every encoder learn, so that
+        an easy modality does not leave the others untrained.
 
     Inputs: a batch dict as built by ``mmlearn.data.collate``, with audio ``features``
     and ``frame_lengths`` already computed.
-    Returns: a dict with ``features`` (per modality, (B, dim)), ``fused`` (B, F) and
-    ``logits`` (per task).
+    Returns: a dict with ``features`` (per modality, (B, dim)), ``fused`` (B, F),
+    ``logits`` (per task) and ``unimodal_logits`` (per modality, then per task; empty
+    without unimodal heads).
     """
 
     def __init__(
@@ -38,6 +46,8 @@ class MultimodalModel(nn.Module):
         fusion: nn.Module,
         heads: Mapping[str, nn.Module],
         dim: int,
+        modality_dropout: Mapping[str, float] | None = None,
+        unimodal_heads: Mapping[str, Mapping[str, nn.Module]] | None = None,
     ):
         super().__init__()
         if not encoders:
@@ -51,6 +61,16 @@ class MultimodalModel(nn.Module):
         )
         self.fusion = fusion
         self.heads = nn.ModuleDict(dict(heads))
+        unknown = set(modality_dropout or {}) - set(self.encoders)
+        if unknown:
+            raise ValueError(
+                f"modality_dropout names {sorted(unknown)}, which have no encoder; "
+                f"the model encodes {list(self.encoders)}"
+            )
+        self.modality_dropout = ModalityDropout(modality_dropout or {})
+        self.unimodal_heads = nn.ModuleDict(
+            {name: nn.ModuleDict(dict(heads)) for name, heads in (unimodal_heads or {}).items()}
+        )
 
     @property
     def modalities(self) -> list[str]:
@@ -73,6 +93,16 @@ class MultimodalModel(nn.Module):
         features = {
             name: self.projections[name](self.encode(name, batch)) for name in self.encoders
         }
-        fused = self.fusion(features, batch["present"])
+        present = {name: batch["present"][name] for name in self.encoders}
+        fused = self.fusion(features, self.modality_dropout(present))
         logits = {task: head(fused) for task, head in self.heads.items()}
-        return {"features": features, "fused": fused, "logits": logits}
+        unimodal_logits = {
+            name: {task: head(features[name]) for task, head in heads.items()}
+            for name, heads in self.unimodal_heads.items()
+        }
+        return {
+            "features": features,
+            "fused": fused,
+            "logits": logits,
+            "unimodal_logits": unimodal_logits,
+        }

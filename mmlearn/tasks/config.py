@@ -10,8 +10,8 @@ from typing import Literal
 class TaskConfig:
     """One supervised task.
 
-    ``name`` keys the head, the loss and the logged metrics (``val/<name>/acc``);
-    ``label`` is the manifest column it predicts (defaults to ``name``); ``weight``
+    ``name`` keys the head, the loss and the logged metrics (``val/<name>/acc``).
+    ``label`` is the manifest column it predicts and defaults to ``name``. ``weight``
     scales its loss in the total.
     """
 

@@ -11,6 +11,7 @@ import torch
 from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint
 from torch import nn
 
+from mmlearn.data.dataset import MISSING_LABEL
 from mmlearn.errors import ConfigError
 from mmlearn.modalities import AUDIO, IMAGE, TEXT
 from mmlearn.models.builder import build_multimodal_model
@@ -46,6 +47,14 @@ class MultimodalModule(L.LightningModule):
         The shared width each modality is projected to before fusion.
     fusion_hidden_dim, fusion_dropout:
         The fusion MLP's width and dropout.
+    modality_dropout:
+        Probability per modality (``{text: 0.3}``) of hiding it from fusion for a
+        training sample; see ``ModalityDropout``.
+    unimodal_loss_weight:
+        When positive, each modality gets its own heads on its projected feature, and
+        their losses, averaged over modalities and scaled by this weight, join the
+        total. This keeps the weaker encoders learning beside a strong one. The heads
+        are used in training only; predictions come from the fused heads.
     optimizer:
         AdamW and schedule settings; encoders may override the learning rate.
 
@@ -65,6 +74,8 @@ class MultimodalModule(L.LightningModule):
         embed_dim: int = 128,
         fusion_hidden_dim: int = 256,
         fusion_dropout: float = 0.1,
+        modality_dropout: Mapping[str, float] | None = None,
+        unimodal_loss_weight: float = 0.0,
         optimizer: OptimizerConfig | None = None,
     ):
         super().__init__()
@@ -80,6 +91,8 @@ class MultimodalModule(L.LightningModule):
             )
         self.class_names = {column: list(names) for column, names in class_names.items()}
         self._check_tasks()
+        if unimodal_loss_weight < 0:
+            raise ConfigError(f"invalid unimodal_loss_weight {unimodal_loss_weight}; use 0 or more")
 
         # Plain values only, so checkpoints load without unpickling project classes.
         self.save_hyperparameters(
@@ -94,6 +107,8 @@ class MultimodalModule(L.LightningModule):
                 "embed_dim": embed_dim,
                 "fusion_hidden_dim": fusion_hidden_dim,
                 "fusion_dropout": fusion_dropout,
+                "modality_dropout": dict(modality_dropout or {}),
+                "unimodal_loss_weight": unimodal_loss_weight,
                 "optimizer": dataclasses.asdict(self.optimizer_config),
             }
         )
@@ -107,7 +122,10 @@ class MultimodalModule(L.LightningModule):
             fusion_dropout,
             n_mels,
             image_size,
+            modality_dropout,
+            unimodal_heads=unimodal_loss_weight > 0,
         )
+        self.unimodal_loss_weight = unimodal_loss_weight
         self._freeze_encoders()
         self.task_modules = nn.ModuleDict(
             {
@@ -162,6 +180,8 @@ class MultimodalModule(L.LightningModule):
             keys.append(f"{stage}/loss")
             if stage == "train":
                 keys += ["train/loss_step", "train/loss_epoch"]
+            if self.unimodal_loss_weight > 0:
+                keys.append(f"{stage}/unimodal_loss")
             for task in self.tasks:
                 keys.append(f"{stage}/{task.name}/loss")
                 keys += [
@@ -221,6 +241,17 @@ class MultimodalModule(L.LightningModule):
             collection = metrics[task.name]
             collection.update(logits[labelled].detach(), targets[labelled])
             self.log_dict(collection, on_step=False, on_epoch=True)
+        if self.unimodal_loss_weight > 0:
+            unimodal = self.unimodal_loss(outputs, batch)
+            self.log(
+                f"{stage}/unimodal_loss",
+                unimodal,
+                on_step=False,
+                on_epoch=True,
+                batch_size=batch_size,
+                sync_dist=sync,
+            )
+            total = total + self.unimodal_loss_weight * unimodal
         self.log(
             f"{stage}/loss",
             total,
@@ -231,6 +262,22 @@ class MultimodalModule(L.LightningModule):
             sync_dist=sync,
         )
         return total
+
+    def unimodal_loss(self, outputs: Mapping[str, Any], batch: Mapping[str, Any]) -> torch.Tensor:
+        """Return the task-weighted loss of the unimodal heads, averaged over modalities.
+
+        A sample counts for a modality's heads only if it has that modality.
+        """
+        losses = []
+        for name, logits_per_task in outputs["unimodal_logits"].items():
+            present = batch["present"][name]
+            loss = torch.zeros((), device=self.device)
+            for task in self.tasks:
+                targets = batch["targets"][task.column].masked_fill(~present, MISSING_LABEL)
+                task_loss = self.task_modules[task.name].loss(logits_per_task[task.name], targets)
+                loss = loss + task.weight * task_loss
+            losses.append(loss)
+        return torch.stack(losses).mean()
 
     def on_train_start(self) -> None:
         # The sanity check runs validation batches before training; drop their state.
@@ -264,7 +311,13 @@ class MultimodalModule(L.LightningModule):
         for name, config in self._encoder_settings().items():
             groups.append((self.model.encoders[name], config.lr))
         others = nn.ModuleList(
-            [self.model.projections, self.model.fusion, self.model.heads, self.task_modules]
+            [
+                self.model.projections,
+                self.model.fusion,
+                self.model.heads,
+                self.model.unimodal_heads,
+                self.task_modules,
+            ]
         )
         groups.append((others, None))
         total_steps = int(self.trainer.estimated_stepping_batches)

@@ -10,9 +10,9 @@ from typing import Literal
 class TextEncoderConfig:
     """A Hugging Face text model.
 
-    ``model_name_or_path`` is a Hub name or a local folder; ``pooling`` is ``cls`` or
-    ``mean`` over non-padding tokens; ``lr`` overrides the optimizer's learning rate for
-    this encoder; ``freeze`` keeps its weights fixed.
+    ``model_name_or_path`` is a Hub name or a local folder. ``pooling`` is ``cls`` or
+    ``mean`` over non-padding tokens. ``lr`` overrides the optimizer's learning rate for
+    this encoder, and ``freeze`` keeps its weights fixed.
     """
 
     model_name_or_path: str = "sentence-transformers/all-MiniLM-L6-v2"

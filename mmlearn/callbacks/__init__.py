@@ -1,0 +1,5 @@
+"""Lightning callbacks."""
+
+from mmlearn.callbacks.prediction_writer import PredictionWriter
+
+__all__ = ["PredictionWriter"]

@@ -1,0 +1,150 @@
+from __future__ import annotations
+
+import math
+from types import SimpleNamespace
+
+import pytest
+import torch
+
+from mmlearn.errors import ConfigError
+from mmlearn.models.encoders import AudioEncoderConfig, ImageEncoderConfig, TextEncoderConfig
+from mmlearn.tasks import TaskConfig
+from mmlearn.training import MultimodalModule, OptimizerConfig
+from mmlearn.training.optim import build_optimizer, warmup_cosine
+from tests.helpers import TEXT_MODEL
+
+CLASSES = {"category": ["a", "b", "c"], "subcategory": ["x", "y"]}
+
+
+def make_module(**overrides) -> MultimodalModule:
+    settings = {
+        "tasks": [TaskConfig("category"), TaskConfig("sub", label="subcategory", weight=0.5)],
+        "class_names": CLASSES,
+        "image_encoder": ImageEncoderConfig("resnet18", lr=1e-2),
+        "audio_encoder": AudioEncoderConfig("cnn", channels=(4, 8), freeze=True),
+        "n_mels": 8,
+        "image_size": 32,
+        "embed_dim": 16,
+        "fusion_hidden_dim": 16,
+    }
+    settings.update(overrides)
+    return MultimodalModule(**settings)
+
+
+def make_batch(batch_size: int = 6) -> dict:
+    torch.manual_seed(0)
+    return {
+        "ids": [str(i) for i in range(batch_size)],
+        "present": {
+            "image": torch.ones(batch_size, dtype=torch.bool),
+            "audio": torch.tensor([True, False] * (batch_size // 2)),
+        },
+        "image": {"pixels": torch.randn(batch_size, 3, 32, 32)},
+        "audio": {
+            "features": torch.randn(batch_size, 8, 20),
+            "frame_lengths": torch.full((batch_size,), 20),
+        },
+        "targets": {
+            "category": torch.tensor([0, 1, 2, 0, 1, 2][:batch_size]),
+            "subcategory": torch.tensor([0, -1, 1, -1, 0, 1][:batch_size]),
+        },
+    }
+
+
+def test_build_optimizer_learning_rates():
+    module = make_module()
+    groups = [(module.model.encoders["image"], 1e-2), (module.model.fusion, None)]
+    optimizer, scheduler = build_optimizer(groups, OptimizerConfig(lr=1e-3), total_steps=10)
+    assert [group["initial_lr"] for group in optimizer.param_groups] == [1e-2, 1e-3]
+    assert scheduler.get_last_lr() == pytest.approx([1e-2 * 1.0, 1e-3 * 1.0])
+    with pytest.raises(ValueError, match="no trainable parameters"):
+        build_optimizer([(module.model.encoders["audio"], None)], OptimizerConfig(), 10)
+
+
+def test_configure_optimizers_param_groups(monkeypatch):
+    module = make_module()
+    # configure_optimizers reads only the step count from the trainer.
+    stepping = SimpleNamespace(estimated_stepping_batches=20)
+    monkeypatch.setattr(MultimodalModule, "trainer", property(lambda self: stepping))
+    config = module.configure_optimizers()
+    groups = config["optimizer"].param_groups
+    in_groups = [id(p) for group in groups for p in group["params"]]
+    trainable = [id(p) for p in module.parameters() if p.requires_grad]
+    assert len(in_groups) == len(set(in_groups))
+    assert set(in_groups) == set(trainable)
+    assert groups[0]["lr"] == pytest.approx(1e-2 * warmup_cosine(0, 20, 2, 0.0))
+
+
+def test_training_steps_lower_loss_on_fixed_batch():
+    module = make_module(unimodal_loss_weight=0.5)
+    optimizer = torch.optim.AdamW([p for p in module.parameters() if p.requires_grad], lr=1e-3)
+    batch = make_batch()
+    module.train()
+    losses = []
+    for _ in range(8):
+        outputs = module.model(batch)
+        loss = sum(
+            module.task_modules[task.name].loss(
+                outputs["logits"][task.name], batch["targets"][task.column]
+            )
+            for task in module.tasks
+        ) + module.unimodal_loss(outputs, batch)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        losses.append(loss.item())
+    assert losses[-1] < losses[0]
+
+
+def test_unimodal_loss_ignores_absent_modality():
+    module = make_module(unimodal_loss_weight=1.0).eval()
+    batch = make_batch()
+    outputs = module.model(batch)
+    before = module.unimodal_loss(outputs, batch)
+    # Change the audio logits of samples without audio: the loss must not move.
+    absent = ~batch["present"]["audio"]
+    for task_logits in outputs["unimodal_logits"]["audio"].values():
+        task_logits[absent] = task_logits[absent] + 50.0
+    after = module.unimodal_loss(outputs, batch)
+    assert torch.allclose(before, after)
+    assert set(outputs["unimodal_logits"]) == {"image", "audio"}
+
+
+def test_logged_keys_and_task_checks():
+    module = make_module(unimodal_loss_weight=0.3)
+    keys = module.logged_metric_keys(("val",))
+    assert keys == [
+        "val/loss",
+        "val/unimodal_loss",
+        "val/category/loss",
+        "val/category/acc",
+        "val/category/f1",
+        "val/sub/loss",
+        "val/sub/acc",
+        "val/sub/f1",
+    ]
+    with pytest.raises(ConfigError, match="label column 'colour'"):
+        make_module(tasks=[TaskConfig("colour")])
+    with pytest.raises(ConfigError, match="duplicate names"):
+        make_module(tasks=[TaskConfig("category"), TaskConfig("category")])
+    with pytest.raises(ConfigError, match="class_names is missing"):
+        make_module(class_names=None)
+
+
+def test_text_encoder_with_checkpoint_hparams_round_trip():
+    module = make_module(text_encoder=TextEncoderConfig(TEXT_MODEL, freeze=True))
+    hparams = dict(module.hparams)
+    assert hparams["text_encoder"]["model_name_or_path"] == TEXT_MODEL
+    assert isinstance(hparams["tasks"][0], dict)
+    rebuilt = MultimodalModule(**hparams)
+    assert rebuilt.modalities == ["text", "image", "audio"]
+    assert not any(p.requires_grad for p in rebuilt.model.encoders["text"].parameters())
+
+
+def test_warmup_cosine_schedule_values():
+    assert warmup_cosine(0, 100, 10, 0.0) == pytest.approx(0.1)
+    assert warmup_cosine(9, 100, 10, 0.0) == pytest.approx(1.0)
+    assert warmup_cosine(10, 100, 10, 0.0) == pytest.approx(1.0)
+    assert warmup_cosine(55, 100, 10, 0.0) == pytest.approx(0.5)
+    assert warmup_cosine(100, 100, 10, 0.1) == pytest.approx(0.1)
+    assert warmup_cosine(32, 100, 10, 0.0) == pytest.approx(0.5 * (1 + math.cos(math.pi * 22 / 90)))
