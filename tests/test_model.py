@@ -130,3 +130,42 @@ def test_modality_dropout_keeps_one_modality():
 def test_modality_dropout_rejects_bad_probability():
     with pytest.raises(ConfigError, match=r"invalid modality dropout 1\.0 for 'text'"):
         ModalityDropout({"text": 1.0})
+
+
+def test_absent_inputs_never_reach_encoders():
+    model = build_multimodal_model(
+        {"category": 3},
+        image_encoder=ImageEncoderConfig("resnet18"),
+        audio_encoder=AudioEncoderConfig("cnn", channels=(4, 8)),
+        embed_dim=8,
+        fusion_hidden_dim=8,
+        n_mels=16,
+        image_size=32,
+    )
+    model.train()  # batch norm uses batch statistics, so placeholders would shift them
+    batch = _batch()
+    torch.manual_seed(1)
+    first = model(batch)["features"]
+    batch["image"]["pixels"][1] = 1000.0  # sample 1 has no image
+    batch["audio"]["features"][3] = -1000.0  # sample 3 has no audio
+    torch.manual_seed(1)
+    second = model(batch)["features"]
+    assert torch.allclose(first["image"], second["image"])
+    assert torch.allclose(first["audio"], second["audio"])
+    assert first["image"][1].abs().sum().item() == 0.0
+    assert first["audio"][3].abs().sum().item() == 0.0
+
+
+def test_modality_absent_from_whole_batch():
+    model = build_multimodal_model(
+        {"category": 3},
+        image_encoder=ImageEncoderConfig("resnet18"),
+        embed_dim=8,
+        fusion_hidden_dim=8,
+        image_size=32,
+    )
+    batch = _batch(batch_size=2)
+    batch["present"]["image"] = torch.tensor([False, False])
+    outputs = model(batch)
+    assert outputs["features"]["image"].shape == (2, 8)
+    assert outputs["logits"]["category"].shape == (2, 3)

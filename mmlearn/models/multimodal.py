@@ -60,6 +60,7 @@ class MultimodalModel(nn.Module):
             }
         )
         self.fusion = fusion
+        self.dim = dim
         self.heads = nn.ModuleDict(dict(heads))
         unknown = set(modality_dropout or {}) - set(self.encoders)
         if unknown:
@@ -77,10 +78,9 @@ class MultimodalModel(nn.Module):
         """The modalities this model has an encoder for, in fusion order."""
         return list(self.encoders.keys())
 
-    def encode(self, name: str, batch: Mapping[str, Any]) -> torch.Tensor:
-        """Run the encoder of modality ``name`` on its part of the batch."""
+    def encode(self, name: str, inputs: Mapping[str, torch.Tensor]) -> torch.Tensor:
+        """Run the encoder of modality ``name`` on its inputs (``batch[name]``)."""
         encoder = self.encoders[name]
-        inputs = batch[name]
         if name == TEXT:
             return encoder(inputs["input_ids"], inputs["attention_mask"])
         if name == IMAGE:
@@ -89,11 +89,25 @@ class MultimodalModel(nn.Module):
             return encoder(inputs["features"], inputs["frame_lengths"])
         return encoder(**inputs)
 
+    def project(self, name: str, inputs: Mapping[str, torch.Tensor], present: torch.Tensor):
+        """Encode and project the samples that have modality ``name``; (B, dim).
+
+        Rows of absent samples are zeros: the encoder never sees the placeholder
+        inputs that collate puts there, so they cannot shift batch-norm statistics.
+        """
+        if bool(present.all()):
+            return self.projections[name](self.encode(name, inputs))
+        index = present.nonzero().squeeze(1)
+        batch_size = present.shape[0]
+        if index.numel() == 0:
+            return torch.zeros(batch_size, self.dim, device=present.device)
+        subset = {key: value[index] for key, value in inputs.items()}
+        projected = self.projections[name](self.encode(name, subset))
+        return projected.new_zeros(batch_size, self.dim).index_copy(0, index, projected)
+
     def forward(self, batch: Mapping[str, Any]) -> dict[str, Any]:
-        features = {
-            name: self.projections[name](self.encode(name, batch)) for name in self.encoders
-        }
         present = {name: batch["present"][name] for name in self.encoders}
+        features = {name: self.project(name, batch[name], present[name]) for name in self.encoders}
         fused = self.fusion(features, self.modality_dropout(present))
         logits = {task: head(fused) for task, head in self.heads.items()}
         unimodal_logits = {
