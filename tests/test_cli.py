@@ -6,10 +6,12 @@ import json
 from pathlib import Path
 
 import pytest
+import torch
 import yaml
 
 from mmlearn.cli import main, run_cli
-from tests.helpers import TEXT_MODEL, write_jsonl
+from mmlearn.data.sources.tuxpaint import build_tuxpaint_manifest
+from tests.helpers import TEXT_MODEL, TUXPAINT_ROOT, write_jsonl
 
 MODEL = {
     "tasks": [{"name": "category"}, {"name": "subcategory", "weight": 0.5}],
@@ -173,3 +175,44 @@ def test_wandb_logger_offline(tmp_path: Path, make_manifest, monkeypatch):
     runs = list((tmp_path / "wandb_runs" / "wandb").glob("offline-run-*"))
     assert len(runs) == 1
     assert list(runs[0].glob("*.wandb")), "the offline run has no event file to sync"
+
+
+@pytest.mark.tuxpaint
+@pytest.mark.skipif(not TUXPAINT_ROOT.is_dir(), reason="tuxpaint-stamps-default is not installed")
+def test_fit_and_test_on_real_stamps(tmp_path: Path):
+    full = tmp_path / "full.jsonl"
+    build_tuxpaint_manifest(full, TUXPAINT_ROOT)
+    rows = [json.loads(line) for line in full.read_text().splitlines()]
+    # Two stamps of each of four categories per split keep the run short.
+    subset = []
+    for split in ("train", "val", "test"):
+        for category in ("animals", "food", "symbols", "town"):
+            chosen = [r for r in rows if r["split"] == split and r["category"] == category]
+            subset += chosen[:2]
+    manifest = write_jsonl(tmp_path / "subset.jsonl", subset)
+    config = write_config(tmp_path, manifest)
+    fit = run_cli(["fit", "--config", str(config), "--trainer.fast_dev_run", "2"])
+    assert fit.trainer.global_step == 2
+    assert fit.datamodule.num_classes["category"] >= 2
+    test = run_cli(["test", "--config", str(config), "--trainer.fast_dev_run", "1"])
+    assert 0.0 <= float(test.trainer.callback_metrics["test/category/acc"]) <= 1.0
+
+
+def test_bf16_mixed_fit_on_cpu(tmp_path: Path, make_manifest):
+    # Lightning runs 16-mixed as bf16-mixed on a CPU, so only bf16 can be checked here.
+    precision = "bf16-mixed"
+    config = write_config(tmp_path, make_manifest(per_split=4))
+    cli = run_cli(
+        [
+            "fit",
+            "--config",
+            str(config),
+            "--trainer.precision",
+            precision,
+            "--trainer.fast_dev_run",
+            "2",
+        ]
+    )
+    loss = cli.trainer.callback_metrics["train/loss_step"]
+    assert torch.isfinite(loss)
+    assert cli.trainer.precision == precision
