@@ -42,6 +42,8 @@ def stamps(tmp_path: Path) -> Path:
         )
     write_stamp(root / "animals" / "amphibians", "frog", "A frog.", (0, 200, 0, 255))
     write_stamp(root / "animals" / "amphibians", "frog-1", "A green frog.", (0, 180, 0, 255))
+    # A flipped copy has neither caption nor speech, only its picture.
+    write_png(root / "animals" / "amphibians" / "frog_mirror.png", (0, 170, 0, 255))
     return root
 
 
@@ -60,18 +62,21 @@ def test_manifest_labels_audio_and_metadata(stamps: Path, tmp_path: Path):
     metadata = build_tuxpaint_manifest(out, stamps, seed=3)
     rows = {row["id"]: row for row in map(json.loads, out.read_text().splitlines())}
 
-    assert len(rows) == 14
+    assert len(rows) == 15
     assert rows["animals/birds/birda"]["category"] == "animals"
     assert rows["animals/birds/birda"]["subcategory"] == "animals/birds"
     assert rows["food/applea"]["subcategory"] is None
     assert rows["food/applea"]["audio"] is None
     assert rows["food/appleb"]["audio"].endswith("appleb_desc_fr.ogg")
     assert rows["animals/amphibians/frog"]["text"] == "A frog."
+    assert rows["animals/amphibians/frog_mirror"]["text"] is None
+    assert rows["animals/amphibians/frog_mirror"]["audio"] is None
     assert metadata["seed"] == 3
-    assert metadata["without_audio"] == 1
+    assert metadata["without_audio"] == 2
+    assert metadata["without_text"] == 1
     assert json.loads((tmp_path / "data" / "manifest.jsonl.meta.json").read_text())["seed"] == 3
     samples = load_manifest(out, ["category", "subcategory"], "split")
-    assert len(samples) == 14
+    assert len(samples) == 15
 
 
 def test_near_duplicates_share_a_split(stamps: Path, tmp_path: Path):
@@ -81,6 +86,7 @@ def test_near_duplicates_share_a_split(stamps: Path, tmp_path: Path):
         rows = {row["id"]: row for row in map(json.loads, out.read_text().splitlines())}
         frog = rows["animals/amphibians/frog"]["split"]
         assert rows["animals/amphibians/frog-1"]["split"] == frog, seed
+        assert rows["animals/amphibians/frog_mirror"]["split"] == frog, seed
 
 
 def test_same_seed_same_split(stamps: Path, tmp_path: Path):
@@ -111,8 +117,8 @@ def test_data_command_writes_manifest(stamps: Path, tmp_path: Path, capsys):
     with pytest.raises(SystemExit) as caught:
         main(["data", "tuxpaint", "--root", str(stamps), "--out", str(out), "--seed", "1"])
     assert caught.value.code == 0
-    assert "Wrote 14 samples" in capsys.readouterr().out
-    assert len(out.read_text().splitlines()) == 14
+    assert "Wrote 15 samples" in capsys.readouterr().out
+    assert len(out.read_text().splitlines()) == 15
 
 
 def test_missing_stamps_folder_explains_install(tmp_path: Path, capsys):
@@ -132,6 +138,12 @@ def test_real_stamps_manifest(tmp_path: Path):
     samples = load_manifest(out, ["category", "subcategory"], "split")
     by_id = {sample.id: sample for sample in samples}
     assert by_id["animals/amphibians/frog"].split == by_id["animals/amphibians/frog-1"].split
+    mirrors = [sample for sample in samples if sample.id.endswith("_mirror")]
+    assert mirrors
+    for mirror in mirrors:
+        original = by_id.get(mirror.id.removesuffix("_mirror"))
+        if original is not None:
+            assert mirror.split == original.split, mirror.id
     with_audio = sum(sample.audio is not None for sample in samples)
     assert with_audio / len(samples) > 0.9
     splits = Counter(sample.split for sample in samples)

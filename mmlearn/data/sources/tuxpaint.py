@@ -22,8 +22,9 @@ from mmlearn.errors import MmlearnError
 DEFAULT_ROOT = Path("/usr/share/tuxpaint/stamps")
 DEFAULT_FRACTIONS = {"train": 0.7, "val": 0.15, "test": 0.15}
 
-# "frog-1", "frog_2" and "frog" are variants of one stamp.
-_VARIANT_SUFFIX = re.compile(r"[-_]\d+$")
+# "frog-1", "frog_2", "dumper_mirror" (a flipped copy without caption) and
+# "A_filled" / "A_outline" are variants of the stamps "frog", "dumper" and "A".
+_VARIANT_SUFFIX = re.compile(r"(?:[-_](?:\d+|mirror|filled|outline))+$")
 
 
 @dataclass
