@@ -12,7 +12,8 @@ class TextEncoderConfig:
 
     ``model_name_or_path`` is a Hub name or a local folder. ``pooling`` is ``cls`` or
     ``mean`` over non-padding tokens. ``lr`` overrides the optimizer's learning rate for
-    this encoder, and ``freeze`` keeps its weights fixed.
+    this encoder, and ``freeze`` keeps its weights fixed. A frozen encoder still
+    applies its dropout in training mode.
     """
 
     model_name_or_path: str = "sentence-transformers/all-MiniLM-L6-v2"
