@@ -92,7 +92,11 @@ def main() -> None:
     for label, config in EXPERIMENTS.items():
         if args.only and Path(config).stem.removeprefix("tuxpaint_") not in args.only:
             continue
-        results[label] = [run_one(config, seed, args.workdir, extra) for seed in args.seeds]
+        results[label] = []
+        for seed in args.seeds:
+            metrics = run_one(config, seed, args.workdir, extra)
+            results[label].append(metrics)
+            print(f"{label}, seed {seed}: {json.dumps(metrics)}", flush=True)
 
     args.out.mkdir(parents=True, exist_ok=True)
     machine = f"{platform.processor() or platform.machine()}, {torch.get_num_threads()} threads"
