@@ -34,36 +34,31 @@ def run_one(config: str, seed: int, workdir: Path, extra: list[str]) -> dict[str
     """Fit and test one config with one seed; return its test metrics and wall time."""
     name = f"{Path(config).stem}_seed{seed}"
     checkpoints = workdir / name / "checkpoints"
-    common = ["--config", config, "--seed_everything", str(seed), *extra]
+    common = [
+        "--config",
+        config,
+        "--seed_everything",
+        str(seed),
+        "--trainer.enable_progress_bar",
+        "false",
+        *extra,
+    ]
+    fit_flags = [
+        "--trainer.logger.init_args.save_dir",
+        str(workdir),
+        "--trainer.logger.init_args.name",
+        name,
+        "--checkpoint.dirpath",
+        str(checkpoints),
+    ]
+    test_flags = ["--trainer.logger", "false", "--ckpt_path", str(checkpoints / "best.ckpt")]
+
     start = time.perf_counter()
-    run_cli(
-        [
-            "fit",
-            *common,
-            "--trainer.enable_progress_bar",
-            "false",
-            "--trainer.logger.init_args.save_dir",
-            str(workdir),
-            "--trainer.logger.init_args.name",
-            name,
-            "--checkpoint.dirpath",
-            str(checkpoints),
-        ]
-    )
+    run_cli(["fit", *common, *fit_flags])
     fit_seconds = time.perf_counter() - start
-    test = run_cli(
-        [
-            "test",
-            *common,
-            "--trainer.enable_progress_bar",
-            "false",
-            "--trainer.logger",
-            "false",
-            "--ckpt_path",
-            str(checkpoints / "best.ckpt"),
-        ]
-    )
+    test = run_cli(["test", *common, *test_flags])
     total_seconds = time.perf_counter() - start
+
     metrics = {key: float(test.trainer.callback_metrics[key]) for key in METRICS}
     metrics["fit_seconds"] = fit_seconds
     metrics["fit_and_test_seconds"] = total_seconds

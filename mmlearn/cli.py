@@ -99,8 +99,11 @@ def build_data(argv: list[str]) -> int:
     return 0
 
 
-def run_cli(argv: list[str]) -> MultimodalCLI:
-    """Run a Lightning subcommand (``fit``, ``test``, ...) and return the finished CLI."""
+def run_cli(argv: list[str] | None) -> MultimodalCLI:
+    """Run a Lightning subcommand (``fit``, ``test``, ...) and return the finished CLI.
+
+    ``argv`` of None reads the command line.
+    """
     return MultimodalCLI(
         MultimodalModule,
         MultimodalDataModule,
@@ -111,11 +114,11 @@ def run_cli(argv: list[str]) -> MultimodalCLI:
 
 def main(argv: list[str] | None = None) -> None:
     """Entry point of the ``mmlearn`` console script."""
-    argv = sys.argv[1:] if argv is None else argv
+    words = sys.argv[1:] if argv is None else argv
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     try:
-        if argv and argv[0] == "data":
-            sys.exit(build_data(argv[1:]))
+        if words and words[0] == "data":
+            sys.exit(build_data(words[1:]))
         run_cli(argv)
     except MmlearnError as error:
         print(f"mmlearn: error: {error}", file=sys.stderr)

@@ -35,16 +35,16 @@ def make_manifest(tmp_path: Path, media_dir: Path) -> Callable[..., Path]:
         for split in ("train", "val", "test"):
             for index in range(per_split):
                 warm = index % 2 == 0
+                audio = "media/low.wav" if warm else "media/high.wav"
+                subcategory = "a" if index % 3 else "b"
                 rows.append(
                     {
                         "id": f"{split}-{index}",
                         "text": "a warm red thing" if warm else "a cold blue thing",
                         "image": "media/red.png" if warm else "media/blue.png",
-                        "audio": None
-                        if index % 4 == 3
-                        else ("media/low.wav" if warm else "media/high.wav"),
+                        "audio": None if index % 4 == 3 else audio,
                         "category": "warm" if warm else "cold",
-                        "subcategory": "" if index % 5 == 4 else ("a" if index % 3 else "b"),
+                        "subcategory": "" if index % 5 == 4 else subcategory,
                         "split": split,
                     }
                 )
