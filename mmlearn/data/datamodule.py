@@ -10,9 +10,7 @@ device, and computes log-mel features there in float32.
 from __future__ import annotations
 
 import logging
-from collections import Counter
 from collections.abc import Mapping, Sequence
-from pathlib import Path
 from typing import Any
 
 import lightning as L
@@ -22,7 +20,7 @@ from mmlearn.data.collate import MultimodalCollator
 from mmlearn.data.dataset import ManifestDataset
 from mmlearn.data.manifest import SPLITS, Sample, load_manifest
 from mmlearn.data.processors import AudioProcessor, ImageProcessor, LogMelFeatures, TextProcessor
-from mmlearn.errors import ConfigError
+from mmlearn.errors import ConfigError, ManifestError, RowProblem
 from mmlearn.modalities import AUDIO, IMAGE, TEXT, check_modality
 
 log = logging.getLogger(__name__)
@@ -34,8 +32,11 @@ class MultimodalDataModule(L.LightningDataModule):
     Parameters
     ----------
     manifest:
-        The manifest file; its ``split_column`` assigns each row to train, val, test or
+        One manifest file whose ``split_column`` assigns each row to train, val, test or
         predict. See ``mmlearn.data.manifest`` for the format.
+    splits:
+        Instead of ``manifest``: one manifest file per split, such as
+        ``{train: train.jsonl, val: val.jsonl}``. These files need no split column.
     labels:
         The label columns to read. Each becomes a task target with its own classes.
     classes:
@@ -67,7 +68,8 @@ class MultimodalDataModule(L.LightningDataModule):
 
     def __init__(
         self,
-        manifest: str,
+        manifest: str | None = None,
+        splits: Mapping[str, str] | None = None,
         labels: Sequence[str] = ("category",),
         classes: Mapping[str, Sequence[str]] | None = None,
         split_column: str = "split",
@@ -89,7 +91,12 @@ class MultimodalDataModule(L.LightningDataModule):
     ):
         super().__init__()
         self.save_hyperparameters()
-        self.manifest = manifest
+        if (manifest is None) == (splits is None):
+            raise ConfigError(
+                "set exactly one of data.manifest (one file with a split column) and "
+                "data.splits (one file per split, for example {train: train.jsonl})"
+            )
+        self.manifest = manifest if manifest is not None else ", ".join((splits or {}).values())
         self.labels = list(labels)
         if predict_split not in SPLITS:
             raise ConfigError(f"invalid data.predict_split {predict_split!r}; use one of {SPLITS}")
@@ -102,7 +109,10 @@ class MultimodalDataModule(L.LightningDataModule):
                     f"data.classes declares classes for {column!r}, which is not in "
                     f"data.labels {self.labels}; add it to data.labels or remove it"
                 )
-        self.samples = load_manifest(manifest, self.labels, split_column, classes)
+        if manifest is not None:
+            self.samples = load_manifest(manifest, self.labels, split_column, classes)
+        else:
+            self.samples = self._load_split_files(splits or {}, classes)
         self.class_names = self._class_names(classes or {})
         self.splits = self._split(self.samples)
         self.text = None
@@ -112,6 +122,31 @@ class MultimodalDataModule(L.LightningDataModule):
             self.text = TextProcessor(tokenizer, max_text_length)
         self.log_mel = LogMelFeatures(sample_rate, n_mels, n_fft, hop_length)
         self.datasets: dict[str, ManifestDataset] = {}
+
+    def _load_split_files(
+        self, files: Mapping[str, str], classes: Mapping[str, Sequence[str]] | None
+    ) -> list[Sample]:
+        samples: list[Sample] = []
+        first_file_of_id: dict[str, str] = {}
+        for split, path in files.items():
+            if split not in SPLITS:
+                raise ConfigError(f"invalid split {split!r} in data.splits; use {list(SPLITS)}")
+            for sample in load_manifest(path, self.labels, None, classes):
+                if sample.id in first_file_of_id:
+                    raise ManifestError(
+                        path,
+                        [
+                            RowProblem(
+                                sample.row,
+                                sample.id,
+                                f"duplicate id, also used in {first_file_of_id[sample.id]}",
+                            )
+                        ],
+                    )
+                first_file_of_id[sample.id] = path
+                sample.split = split
+                samples.append(sample)
+        return samples
 
     def _class_names(self, declared: Mapping[str, Sequence[str]]) -> dict[str, list[str]]:
         names = {}
@@ -146,13 +181,6 @@ class MultimodalDataModule(L.LightningDataModule):
         """Number of classes of each label column."""
         return {column: len(names) for column, names in self.class_names.items()}
 
-    def label_counts(self, split: str) -> dict[str, Counter[str]]:
-        """Count the samples of each class in ``split``, per label column."""
-        return {
-            column: Counter(s.labels[column] for s in self.splits[split] if s.labels[column])
-            for column in self.labels
-        }
-
     def _dataset(self, split: str) -> ManifestDataset:
         if split not in self.datasets:
             train = split == "train"
@@ -179,7 +207,8 @@ class MultimodalDataModule(L.LightningDataModule):
             if not self.splits[split]:
                 raise ConfigError(
                     f"the {split!r} split of {self.manifest} is empty, but {stage!r} needs it; "
-                    f"assign rows to it in the {self.hparams['split_column']!r} column"
+                    f"assign rows to it in the {self.hparams['split_column']!r} column, "
+                    "or add a file for it in data.splits"
                 )
             self._dataset(split)
 
@@ -216,10 +245,3 @@ class MultimodalDataModule(L.LightningDataModule):
                 audio["waveform"], audio["lengths"]
             )
         return batch
-
-    def data_summary(self) -> dict[str, Any]:
-        """Return the manifest path and the sample count per split."""
-        return {
-            "manifest": str(Path(self.manifest).resolve()),
-            "samples": {name: len(rows) for name, rows in self.splits.items()},
-        }
