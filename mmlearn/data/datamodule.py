@@ -98,6 +98,7 @@ class MultimodalDataModule(L.LightningDataModule):
             )
         self.manifest = manifest if manifest is not None else ", ".join((splits or {}).values())
         self.labels = list(labels)
+
         if predict_split not in SPLITS:
             raise ConfigError(f"invalid data.predict_split {predict_split!r}; use one of {SPLITS}")
         self.modalities = [check_modality(name) for name in modalities]
@@ -109,12 +110,14 @@ class MultimodalDataModule(L.LightningDataModule):
                     f"data.classes declares classes for {column!r}, which is not in "
                     f"data.labels {self.labels}; add it to data.labels or remove it"
                 )
+
         if manifest is not None:
             self.samples = load_manifest(manifest, self.labels, split_column, classes)
         else:
             self.samples = self._load_split_files(splits or {}, classes)
         self.class_names = self._class_names(classes or {})
         self.splits = self._split(self.samples)
+
         self.text = None
         if TEXT in self.modalities:
             if tokenizer is None:
