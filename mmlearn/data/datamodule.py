@@ -20,6 +20,7 @@ from mmlearn.data.collate import MultimodalCollator
 from mmlearn.data.dataset import ManifestDataset
 from mmlearn.data.manifest import SPLITS, Sample, load_manifest
 from mmlearn.data.processors import AudioProcessor, ImageProcessor, LogMelFeatures, TextProcessor
+from mmlearn.data.processors.image import DEFAULT_MAX_PIXELS
 from mmlearn.errors import ConfigError, ManifestError, RowProblem
 from mmlearn.modalities import AUDIO, IMAGE, TEXT, check_modality
 
@@ -52,6 +53,8 @@ class MultimodalDataModule(L.LightningDataModule):
         Maximum tokens per text, special tokens included.
     image_size:
         Side in pixels of the square images fed to the model.
+    max_image_pixels:
+        Images with more pixels (width x height) are rejected before decoding.
     sample_rate:
         Rate in Hz that all audio is resampled to.
     max_audio_seconds:
@@ -77,6 +80,7 @@ class MultimodalDataModule(L.LightningDataModule):
         tokenizer: str | None = "sentence-transformers/all-MiniLM-L6-v2",
         max_text_length: int = 64,
         image_size: int = 96,
+        max_image_pixels: int = DEFAULT_MAX_PIXELS,
         sample_rate: int = 16000,
         max_audio_seconds: float = 3.0,
         n_mels: int = 64,
@@ -188,7 +192,9 @@ class MultimodalDataModule(L.LightningDataModule):
         if split not in self.datasets:
             train = split == "train"
             hparams = self.hparams
-            image = ImageProcessor(hparams["image_size"], train, hparams["augment"])
+            image = ImageProcessor(
+                hparams["image_size"], train, hparams["augment"], hparams["max_image_pixels"]
+            )
             audio = AudioProcessor(hparams["sample_rate"], hparams["max_audio_seconds"], train)
             self.datasets[split] = ManifestDataset(
                 self.splits[split],

@@ -17,29 +17,59 @@ IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 
 
-def load_rgb(path: str | Path) -> Image.Image:
-    """Decode an image as RGB: EXIF orientation applied, transparency composited on white."""
+DEFAULT_MAX_PIXELS = 50_000_000
+"""Largest image (width x height) that is decoded; a 50-megapixel RGB image is about
+150 MB once decoded. Larger files are rejected before decoding (decompression bombs)."""
+
+
+def _to_rgb(image: Image.Image) -> Image.Image:
+    has_alpha = image.mode in ("RGBA", "LA", "PA", "RGBa", "La") or (
+        image.mode == "P" and "transparency" in image.info
+    )
+    if has_alpha:
+        rgba = image.convert("RGBA")
+        background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        return Image.alpha_composite(background, rgba).convert("RGB")
+    if image.mode.startswith("I") or image.mode == "F":
+        # 16-bit, 32-bit and float grayscale: scale to 8 bits, since convert() clips.
+        array = np.asarray(image, dtype=np.float32)
+        peak = 65535.0 if image.mode.startswith("I;16") else max(float(array.max()), 1.0)
+        scaled = np.clip(array / peak * 255.0, 0, 255).astype(np.uint8)
+        return Image.fromarray(scaled, mode="L").convert("RGB")
+    return image.convert("RGB")
+
+
+def load_rgb(path: str | Path, max_pixels: int = DEFAULT_MAX_PIXELS) -> Image.Image:
+    """Decode an image as RGB: EXIF orientation applied, transparency composited on white.
+
+    Raises
+    ------
+    MediaDecodeError
+        If the file is missing, is not an image, is truncated or corrupt, or has more
+        than ``max_pixels`` pixels. The message names the file and, once the header
+        was read, the image's mode and size.
+    """
     try:
-        with Image.open(path) as image:
-            image = ImageOps.exif_transpose(image)
-            has_alpha = image.mode in ("RGBA", "LA", "PA") or (
-                image.mode == "P" and "transparency" in image.info
-            )
-            if has_alpha:
-                rgba = image.convert("RGBA")
-                background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
-                return Image.alpha_composite(background, rgba).convert("RGB")
-            if image.mode == "I;16" or image.mode == "I":
-                # 16-bit and 32-bit integer grayscale: scale to 8 bits before conversion.
-                array = torch.from_numpy(np.asarray(image, dtype=np.float32))
-                peak = 65535.0 if image.mode == "I;16" else max(float(array.max()), 1.0)
-                scaled = (array / peak * 255.0).clamp(0, 255).to(torch.uint8).numpy()
-                return Image.fromarray(scaled, mode="L").convert("RGB")
-            return image.convert("RGB")
+        image = Image.open(path)
     except FileNotFoundError:
         raise MediaDecodeError(str(path), IMAGE, "file not found") from None
-    except (UnidentifiedImageError, OSError, ValueError) as error:
-        raise MediaDecodeError(str(path), IMAGE, str(error)) from error
+    except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError) as error:
+        raise MediaDecodeError(str(path), IMAGE, f"not a readable image ({error})") from error
+
+    with image:
+        width, height = image.size
+        described = f"mode {image.mode}, {width}x{height}"
+        if width * height > max_pixels:
+            raise MediaDecodeError(
+                str(path),
+                IMAGE,
+                f"{described} has {width * height} pixels, above the limit of {max_pixels}; "
+                "shrink the image or raise data.max_image_pixels if you trust the file",
+            )
+        try:
+            return _to_rgb(ImageOps.exif_transpose(image))
+        except (OSError, ValueError, SyntaxError) as error:
+            raise MediaDecodeError(str(path), IMAGE, f"{described}: {error}") from error
 
 
 class ImageProcessor:
@@ -49,8 +79,15 @@ class ImageProcessor:
     whole image to ``size`` x ``size``.
     """
 
-    def __init__(self, size: int = 96, train: bool = False, augment: bool = True):
+    def __init__(
+        self,
+        size: int = 96,
+        train: bool = False,
+        augment: bool = True,
+        max_pixels: int = DEFAULT_MAX_PIXELS,
+    ):
         self.size = size
+        self.max_pixels = max_pixels
         steps: list[v2.Transform] = [v2.ToImage(), v2.ToDtype(torch.float32, scale=True)]
         if train and augment:
             steps += [
@@ -63,4 +100,4 @@ class ImageProcessor:
         self.transform = v2.Compose(steps)
 
     def __call__(self, path: str | Path) -> torch.Tensor:
-        return self.transform(load_rgb(path))
+        return self.transform(load_rgb(path, self.max_pixels))
