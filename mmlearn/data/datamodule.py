@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, Literal
 
 import lightning as L
 from torch.utils.data import DataLoader
@@ -58,7 +58,10 @@ class MultimodalDataModule(L.LightningDataModule):
     sample_rate:
         Rate in Hz that all audio is resampled to.
     max_audio_seconds:
-        Longer clips are cropped to this length (randomly in training, centred otherwise).
+        Longer clips are cropped to this length.
+    audio_crop:
+        Where long clips are cropped: ``auto`` (random in training, centred otherwise),
+        ``random``, ``center`` or ``start``.
     n_mels, n_fft, hop_length:
         Log-mel settings; ``hop_length`` and ``n_fft`` are in samples.
     batch_size, num_workers, pin_memory, persistent_workers:
@@ -83,6 +86,7 @@ class MultimodalDataModule(L.LightningDataModule):
         max_image_pixels: int = DEFAULT_MAX_PIXELS,
         sample_rate: int = 16000,
         max_audio_seconds: float = 3.0,
+        audio_crop: Literal["auto", "random", "center", "start"] = "auto",
         n_mels: int = 64,
         n_fft: int = 400,
         hop_length: int = 160,
@@ -195,7 +199,9 @@ class MultimodalDataModule(L.LightningDataModule):
             image = ImageProcessor(
                 hparams["image_size"], train, hparams["augment"], hparams["max_image_pixels"]
             )
-            audio = AudioProcessor(hparams["sample_rate"], hparams["max_audio_seconds"], train)
+            audio = AudioProcessor(
+                hparams["sample_rate"], hparams["max_audio_seconds"], train, hparams["audio_crop"]
+            )
             self.datasets[split] = ManifestDataset(
                 self.splits[split],
                 self.class_names,

@@ -16,19 +16,31 @@ from mmlearn.modalities import AUDIO
 class AudioProcessor:
     """Decode an audio file to a mono waveform at ``sample_rate``, at most ``max_seconds`` long.
 
-    Longer clips are cropped: at a random offset in training, centred in evaluation.
+    Longer clips are cropped by ``crop``: ``random`` (a random offset), ``center`` or
+    ``start``. The default ``auto`` is random in training and centred in evaluation.
     Shorter clips are returned as they are; the collate step pads them and keeps their
     true lengths.
     """
 
-    def __init__(self, sample_rate: int = 16000, max_seconds: float = 3.0, train: bool = False):
+    CROPS = ("auto", "random", "center", "start")
+
+    def __init__(
+        self,
+        sample_rate: int = 16000,
+        max_seconds: float = 3.0,
+        train: bool = False,
+        crop: str = "auto",
+    ):
         if sample_rate <= 0 or max_seconds <= 0:
             raise ValueError(
                 f"sample_rate ({sample_rate}) and max_seconds ({max_seconds}) must be positive"
             )
+        if crop not in self.CROPS:
+            raise ValueError(f"invalid audio crop {crop!r}; use one of {self.CROPS}")
         self.sample_rate = sample_rate
         self.max_samples = round(sample_rate * max_seconds)
         self.train = train
+        self.crop_policy = ("random" if train else "center") if crop == "auto" else crop
         self._resamplers: dict[int, torchaudio.transforms.Resample] = {}
 
     def load(self, path: str | Path) -> torch.Tensor:
@@ -49,11 +61,16 @@ class AudioProcessor:
         return waveform
 
     def crop(self, waveform: torch.Tensor) -> torch.Tensor:
-        """Crop ``waveform`` to at most ``max_samples``: randomly in training, centred otherwise."""
+        """Crop ``waveform`` to at most ``max_samples`` where ``crop_policy`` says."""
         excess = waveform.shape[0] - self.max_samples
         if excess <= 0:
             return waveform
-        start = int(torch.randint(0, excess + 1, ()).item()) if self.train else excess // 2
+        if self.crop_policy == "random":
+            start = int(torch.randint(0, excess + 1, ()).item())
+        elif self.crop_policy == "center":
+            start = excess // 2
+        else:
+            start = 0
         return waveform[start : start + self.max_samples]
 
     def __call__(self, path: str | Path) -> torch.Tensor:
