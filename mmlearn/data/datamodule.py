@@ -133,6 +133,7 @@ class MultimodalDataModule(L.LightningDataModule):
             self.text = TextProcessor(tokenizer, max_text_length)
         self.log_mel = LogMelFeatures(sample_rate, n_mels, n_fft, hop_length)
         self.datasets: dict[str, ManifestDataset] = {}
+        self._checked_lengths: set[str] = set()
 
     def _load_split_files(
         self, files: Mapping[str, str], classes: Mapping[str, Sequence[str]] | None
@@ -226,6 +227,27 @@ class MultimodalDataModule(L.LightningDataModule):
                     "or add a file for it in data.splits"
                 )
             self._dataset(split)
+            self._warn_truncated(split)
+
+    def _warn_truncated(self, split: str) -> None:
+        """Log one warning per split that counts the texts cut to ``max_text_length``."""
+        if self.text is None or split in self._checked_lengths:
+            return
+        self._checked_lengths.add(split)
+        samples = [sample for sample in self.splits[split] if sample.text is not None]
+        truncated = self.text.find_truncated([sample.text for sample in samples])
+        if truncated:
+            ids = [samples[index].id for index in truncated]
+            log.warning(
+                "%d of %d texts in the %s split exceed data.max_text_length=%d tokens and are "
+                "truncated (ids %s%s); raise max_text_length to keep more of them",
+                len(ids),
+                len(samples),
+                split,
+                self.text.max_length,
+                ", ".join(ids[:5]),
+                ", ..." if len(ids) > 5 else "",
+            )
 
     def _loader(self, split: str, shuffle: bool) -> DataLoader:
         workers = self.hparams["num_workers"]

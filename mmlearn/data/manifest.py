@@ -143,8 +143,8 @@ def read_manifest(
             Sample(
                 id=_clean(record.get("id")) or "",
                 row=row,
-                # Text keeps its inner whitespace; only a missing cell means "no text".
-                text=None if raw_text is None or raw_text == "" else str(raw_text),
+                # Text keeps its whitespace, but text that is only whitespace is absent.
+                text=None if raw_text is None or not str(raw_text).strip() else str(raw_text),
                 image=media[IMAGE],
                 audio=media[AUDIO],
                 labels={name: _clean(record.get(name)) for name in label_columns},

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 import torch
 from transformers import AutoTokenizer
 
-from mmlearn.hub import describe_missing_model, resolve_pretrained
+from mmlearn.hub import describe_missing_model, hub_offline, resolve_pretrained
 
 
 class TextProcessor:
@@ -27,9 +27,14 @@ class TextProcessor:
         self.max_length = max_length
         path = resolve_pretrained(tokenizer)
         try:
-            self.tokenizer = AutoTokenizer.from_pretrained(path)
+            self.tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=hub_offline())
         except (OSError, ValueError) as error:
             raise describe_missing_model(tokenizer, error) from error
+
+    def find_truncated(self, texts: Sequence[str]) -> list[int]:
+        """Return the positions of the texts longer than ``max_length`` tokens."""
+        lengths = self.tokenizer(list(texts), truncation=False, return_length=True)["length"]
+        return [index for index, length in enumerate(lengths) if length > self.max_length]
 
     def __call__(self, texts: Sequence[str]) -> dict[str, torch.Tensor]:
         """Return ``input_ids`` and ``attention_mask`` of shape (B, T)."""

@@ -6,7 +6,7 @@ import torch
 from torch import nn
 from transformers import AutoModel
 
-from mmlearn.hub import describe_missing_model, resolve_pretrained
+from mmlearn.hub import describe_missing_model, hub_offline, resolve_pretrained
 
 
 class HFTextEncoder(nn.Module):
@@ -21,7 +21,9 @@ class HFTextEncoder(nn.Module):
         if pooling not in ("cls", "mean"):
             raise ValueError(f"invalid text pooling {pooling!r}; use 'cls' or 'mean'")
         try:
-            self.model = AutoModel.from_pretrained(resolve_pretrained(model_name_or_path))
+            self.model = AutoModel.from_pretrained(
+                resolve_pretrained(model_name_or_path), local_files_only=hub_offline()
+            )
         except (OSError, ValueError) as error:
             raise describe_missing_model(model_name_or_path, error) from error
         # from_pretrained returns the model in eval mode; training mode is the module default.
