@@ -107,3 +107,25 @@ def test_unsupported_extension(tmp_path: Path):
     path.write_text("id\n", encoding="utf-8")
     with pytest.raises(ManifestError, match=r"use \.jsonl or \.csv"):
         read_manifest(path)
+
+
+def test_relative_path_may_not_leave_data_root(tmp_path: Path, media_dir: Path):
+    nested = tmp_path / "manifests"
+    nested.mkdir()
+    path = write_jsonl(
+        nested / "m.jsonl",
+        [
+            {"id": "up", "image": "../media/red.png"},
+            {"id": "absolute", "image": str(media_dir / "blue.png")},
+        ],
+    )
+    with pytest.raises(ManifestError) as caught:
+        load_manifest(path)
+    assert len(caught.value.problems) == 1
+    assert caught.value.problems[0].sample_id == "up"
+    assert "leads out of the data root" in caught.value.problems[0].reason
+
+    # With the data root one level up, the same files are reached without "..".
+    inside = write_jsonl(nested / "inside.jsonl", [{"id": "ok", "image": "media/red.png"}])
+    samples = load_manifest(inside, root=tmp_path)
+    assert samples[0].image == tmp_path / "media" / "red.png"

@@ -38,6 +38,9 @@ class MultimodalDataModule(L.LightningDataModule):
     splits:
         Instead of ``manifest``: one manifest file per split, such as
         ``{train: train.jsonl, val: val.jsonl}``. These files need no split column.
+    data_root:
+        The folder that relative media paths resolve against and may not leave; by
+        default the folder of each manifest file.
     labels:
         The label columns to read. Each becomes a task target with its own classes.
     classes:
@@ -76,6 +79,7 @@ class MultimodalDataModule(L.LightningDataModule):
         self,
         manifest: str | None = None,
         splits: Mapping[str, str] | None = None,
+        data_root: str | None = None,
         labels: Sequence[str] = ("category",),
         classes: Mapping[str, Sequence[str]] | None = None,
         split_column: str = "split",
@@ -120,7 +124,9 @@ class MultimodalDataModule(L.LightningDataModule):
                 )
 
         if manifest is not None:
-            self.samples = load_manifest(manifest, self.labels, split_column, classes)
+            self.samples = load_manifest(
+                manifest, self.labels, split_column, classes, root=data_root
+            )
         else:
             self.samples = self._load_split_files(splits or {}, classes)
         self.class_names = self._class_names(classes or {})
@@ -143,7 +149,8 @@ class MultimodalDataModule(L.LightningDataModule):
         for split, path in files.items():
             if split not in SPLITS:
                 raise ConfigError(f"invalid split {split!r} in data.splits; use {list(SPLITS)}")
-            for sample in load_manifest(path, self.labels, None, classes):
+            root = self.hparams["data_root"]
+            for sample in load_manifest(path, self.labels, None, classes, root=root):
                 if sample.id in first_file_of_id:
                     raise ManifestError(
                         path,

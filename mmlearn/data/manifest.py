@@ -41,6 +41,8 @@ class Sample:
     audio: Path | None = None
     labels: dict[str, str | None] = field(default_factory=dict)
     split: str | None = None
+    outside_root: list[str] = field(default_factory=list)
+    """Media columns whose relative path leads out of the data root."""
 
     def modalities(self) -> list[str]:
         """Return the names of the modalities that this sample has."""
@@ -117,8 +119,11 @@ def read_manifest(
     path: str | Path,
     label_columns: Sequence[str] = (),
     split_column: str | None = None,
+    root: str | Path | None = None,
 ) -> list[Sample]:
     """Parse a manifest into samples, checking its columns but not its files or labels.
+
+    Relative media paths resolve against ``root``, by default the manifest's folder.
 
     Raises
     ------
@@ -131,13 +136,21 @@ def read_manifest(
     required = ["id", *label_columns] + ([split_column] if split_column else [])
     _check_columns(path, columns, required)
 
-    root = path.parent
+    root = Path(root) if root is not None else path.parent
+    resolved_root = root.resolve()
     samples = []
     for row, record in rows:
-        media = {}
+        media: dict[str, Path | None] = {}
+        outside_root = []
         for name in MEDIA_COLUMNS:
             value = _clean(record.get(name))
-            media[name] = None if value is None else (root / value)
+            if value is None:
+                media[name] = None
+                continue
+            media[name] = root / value
+            relative = not Path(value).is_absolute()
+            if relative and not (root / value).resolve().is_relative_to(resolved_root):
+                outside_root.append(name)
         raw_text = record.get(TEXT)
         samples.append(
             Sample(
@@ -149,6 +162,7 @@ def read_manifest(
                 audio=media[AUDIO],
                 labels={name: _clean(record.get(name)) for name in label_columns},
                 split=_clean(record.get(split_column)) if split_column else None,
+                outside_root=outside_root,
             )
         )
     return samples
@@ -161,9 +175,10 @@ def find_problems(
 ) -> list[RowProblem]:
     """Return every problem in ``samples``, in row order.
 
-    Checks for a missing or duplicate id, a row with no modality, a media file that does
-    not exist, an unknown split name and a label outside its declared classes (only for
-    label columns whose classes are given).
+    Checks for a missing or duplicate id, a row with no modality, a relative media path
+    that leads out of the data root, a media file that does not exist, an unknown split
+    name and a label outside its declared classes (only for label columns whose classes
+    are given).
     """
     problems: list[RowProblem] = []
     first_row_of_id: dict[str, int] = {}
@@ -180,6 +195,11 @@ def find_problems(
             first_row_of_id[sample.id] = sample.row
         if not sample.modalities():
             report("no text, image or audio; every sample needs at least one modality")
+        for name in sample.outside_root:
+            report(
+                f"relative {name} path {getattr(sample, name)} leads out of the data root; "
+                "use a path inside the manifest's folder (or data.data_root) or an absolute path"
+            )
         if check_files:
             for name in MEDIA_COLUMNS:
                 file = getattr(sample, name)
@@ -202,9 +222,10 @@ def load_manifest(
     split_column: str | None = None,
     classes: Mapping[str, Sequence[str] | None] | None = None,
     check_files: bool = True,
+    root: str | Path | None = None,
 ) -> list[Sample]:
     """Read and validate a manifest, raising one ``ManifestError`` that lists every bad row."""
-    samples = read_manifest(path, label_columns, split_column)
+    samples = read_manifest(path, label_columns, split_column, root)
     problems = find_problems(samples, classes, check_files)
     if problems:
         raise ManifestError(str(path), problems)
