@@ -47,11 +47,22 @@ class ManifestError(MmlearnError):
 class MediaDecodeError(MmlearnError):
     """A media file that exists but cannot be decoded into a tensor."""
 
-    def __init__(self, path: str, modality: str, reason: str, sample_id: str | None = None):
+    def __init__(
+        self,
+        path: str,
+        modality: str,
+        reason: str,
+        sample_id: str | None = None,
+        row: int | None = None,
+    ):
         self.path = path
         self.modality = modality
+        self.reason = reason
         self.sample_id = sample_id
-        where = f" (sample {sample_id!r})" if sample_id is not None else ""
+        self.row = row
+        where = ""
+        if sample_id is not None:
+            where = f" (manifest row {row}, id {sample_id!r})" if row else f" (id {sample_id!r})"
         super().__init__(f"failed to decode {modality} file {path}{where}: {reason}")
 
 

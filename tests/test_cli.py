@@ -216,3 +216,44 @@ def test_bf16_mixed_fit_on_cpu(tmp_path: Path, make_manifest):
     loss = cli.trainer.callback_metrics["train/loss_step"]
     assert torch.isfinite(loss)
     assert cli.trainer.precision == precision
+
+
+def test_skip_bad_rows_and_files_writes_report(tmp_path: Path, make_manifest, media_dir: Path):
+    rows = [json.loads(line) for line in make_manifest(per_split=17).read_text().splitlines()]
+    rows = rows[:50]  # 17 train, 17 val and 16 test rows
+    rows[2]["image"] = "media/missing.png"  # file not found
+    rows[5]["category"] = "lukewarm"  # not a declared class
+    rows[20] = {**rows[20], "text": None, "image": None, "audio": None}  # no modality
+    (media_dir / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n broken")
+    rows[17]["image"] = "media/broken.png"  # exists, fails only when decoded
+    manifest = write_jsonl(tmp_path / "skip.jsonl", rows)
+    report = tmp_path / "skipped.jsonl"
+    config = write_config(
+        tmp_path,
+        manifest,
+        data__on_error="skip",
+        data__skipped_report=str(report),
+        data__classes={"category": ["warm", "cold"]},
+    )
+    cli = run_cli(
+        [
+            "fit",
+            "--config",
+            str(config),
+            "--trainer.limit_train_batches",
+            "4",
+            "--trainer.limit_val_batches",
+            "4",
+        ]
+    )
+    assert cli.trainer.global_step == 4
+    records = [json.loads(line) for line in report.read_text().splitlines()]
+    reasons = {record["id"]: record["reason"] for record in records}
+    assert "image file not found" in reasons["train-2"]
+    assert "'lukewarm'" in reasons["train-5"]
+    assert "no text, image or audio" in reasons["val-3"]
+    broken = [r for r in records if r["id"] == "val-0"]
+    assert len(broken) == 1
+    assert len(records) == 4
+    assert "broken.png" in broken[0]["reason"]
+    assert len(cli.datamodule.samples) == 47

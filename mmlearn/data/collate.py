@@ -7,7 +7,9 @@ The batch contract:
 - ``text``: ``input_ids`` and ``attention_mask`` (B, T);
 - ``image``: ``pixels`` (B, 3, H, W);
 - ``audio``: ``waveform`` (B, S) and ``lengths`` (B,) in samples;
-- ``targets[label_column]``: long (B,), with -1 where the sample has no label.
+- ``targets[label_column]``: long (B,), with -1 where the sample has no label;
+- ``skipped`` (only when samples failed to decode and skipping is on): one record per
+  dropped sample with its id, row, path and reason. ``B`` counts the kept samples.
 
 Absent modalities are filled with zeros (an empty string for text) and marked in
 ``present``, so encoders run on fixed shapes and fusion can mask them.
@@ -40,7 +42,15 @@ class MultimodalCollator:
         self.image_size = image_size
 
     def __call__(self, items: Sequence[dict[str, Any]]) -> dict[str, Any]:
+        skipped = [item["skipped"] for item in items if "skipped" in item]
+        items = [item for item in items if "skipped" not in item]
         batch: dict[str, Any] = {"ids": [item["id"] for item in items], "present": {}}
+        if skipped:
+            batch["skipped"] = skipped
+        if not items:
+            # Every sample failed to decode: an empty batch that the module skips.
+            batch["targets"] = {}
+            return batch
 
         if TEXT in self.modalities and self.text is not None:
             texts = [item[TEXT] for item in items]

@@ -9,8 +9,10 @@ device, and computes log-mel features there in float32.
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Any, Literal
 
 import lightning as L
@@ -18,7 +20,7 @@ from torch.utils.data import DataLoader
 
 from mmlearn.data.collate import MultimodalCollator
 from mmlearn.data.dataset import ManifestDataset
-from mmlearn.data.manifest import SPLITS, Sample, load_manifest
+from mmlearn.data.manifest import SPLITS, Sample, find_problems, load_manifest, read_manifest
 from mmlearn.data.processors import AudioProcessor, ImageProcessor, LogMelFeatures, TextProcessor
 from mmlearn.data.processors.image import DEFAULT_MAX_PIXELS
 from mmlearn.errors import ConfigError, ManifestError, RowProblem
@@ -73,6 +75,13 @@ class MultimodalDataModule(L.LightningDataModule):
         Random crops and flips of training images.
     predict_split:
         The split that ``predict`` runs on, for example ``test`` to inspect test errors.
+    on_error:
+        ``raise`` stops at set-up with one report of every invalid row, and at the
+        first file that fails to decode. ``skip`` drops such samples, logs each one,
+        and writes their ids, paths and reasons to ``skipped_report``.
+    skipped_report:
+        The JSONL file of skipped samples; by default ``skipped_samples.jsonl`` in the
+        trainer's log folder.
     """
 
     def __init__(
@@ -100,6 +109,8 @@ class MultimodalDataModule(L.LightningDataModule):
         persistent_workers: bool = True,
         augment: bool = True,
         predict_split: str = "predict",
+        on_error: Literal["raise", "skip"] = "raise",
+        skipped_report: str | None = None,
     ):
         super().__init__()
         self.save_hyperparameters()
@@ -123,10 +134,12 @@ class MultimodalDataModule(L.LightningDataModule):
                     f"data.labels {self.labels}; add it to data.labels or remove it"
                 )
 
+        if on_error not in ("raise", "skip"):
+            raise ConfigError(f"invalid data.on_error {on_error!r}; use 'raise' or 'skip'")
+        self.skipped: list[dict[str, Any]] = []
+        self._reported = 0
         if manifest is not None:
-            self.samples = load_manifest(
-                manifest, self.labels, split_column, classes, root=data_root
-            )
+            self.samples = self._read_checked(manifest, split_column, classes)
         else:
             self.samples = self._load_split_files(splits or {}, classes)
         self.class_names = self._class_names(classes or {})
@@ -141,6 +154,43 @@ class MultimodalDataModule(L.LightningDataModule):
         self.datasets: dict[str, ManifestDataset] = {}
         self._checked_lengths: set[str] = set()
 
+    def _read_checked(
+        self,
+        path: str,
+        split_column: str | None,
+        classes: Mapping[str, Sequence[str]] | None,
+    ) -> list[Sample]:
+        """Read and validate one manifest file; with ``on_error: skip`` drop invalid rows."""
+        root = self.hparams["data_root"]
+        if self.hparams["on_error"] == "raise":
+            return load_manifest(path, self.labels, split_column, classes, root=root)
+        samples = read_manifest(path, self.labels, split_column, root)
+        problems = find_problems(samples, classes)
+        reasons: dict[int, list[str]] = {}
+        for problem in problems:
+            reasons.setdefault(problem.row, []).append(problem.reason)
+        kept = []
+        for sample in samples:
+            if sample.row not in reasons:
+                kept.append(sample)
+                continue
+            record = {
+                "id": sample.id,
+                "manifest": path,
+                "row": sample.row,
+                "paths": [str(p) for p in (sample.image, sample.audio) if p is not None],
+                "reason": "; ".join(reasons[sample.row]),
+            }
+            self.skipped.append(record)
+        if reasons:
+            log.warning(
+                "Skipping %d invalid row(s) of %s (data.on_error is 'skip'); "
+                "their ids and reasons go to the skipped-samples report",
+                len(reasons),
+                path,
+            )
+        return kept
+
     def _load_split_files(
         self, files: Mapping[str, str], classes: Mapping[str, Sequence[str]] | None
     ) -> list[Sample]:
@@ -149,8 +199,7 @@ class MultimodalDataModule(L.LightningDataModule):
         for split, path in files.items():
             if split not in SPLITS:
                 raise ConfigError(f"invalid split {split!r} in data.splits; use {list(SPLITS)}")
-            root = self.hparams["data_root"]
-            for sample in load_manifest(path, self.labels, None, classes, root=root):
+            for sample in self._read_checked(path, None, classes):
                 if sample.id in first_file_of_id:
                     raise ManifestError(
                         path,
@@ -216,6 +265,7 @@ class MultimodalDataModule(L.LightningDataModule):
                 self.modalities,
                 image=image if IMAGE in self.modalities else None,
                 audio=audio if AUDIO in self.modalities else None,
+                skip_errors=hparams["on_error"] == "skip",
             )
         return self.datasets[split]
 
@@ -235,6 +285,38 @@ class MultimodalDataModule(L.LightningDataModule):
                 )
             self._dataset(split)
             self._warn_truncated(split)
+        self._write_skipped()
+
+    def skipped_report_path(self) -> Path:
+        """Return the JSONL file that lists skipped samples.
+
+        With several processes each rank writes its own ``.rank<N>`` file, because the
+        ranks decode different samples.
+        """
+        configured = self.hparams["skipped_report"]
+        trainer = self.trainer
+        if configured is not None:
+            path = Path(configured)
+        elif trainer is not None:
+            path = Path(trainer.log_dir or trainer.default_root_dir) / "skipped_samples.jsonl"
+        else:
+            path = Path("skipped_samples.jsonl")
+        if trainer is not None and trainer.world_size > 1:
+            path = path.with_name(f"{path.stem}.rank{trainer.global_rank}{path.suffix}")
+        return path
+
+    def _write_skipped(self) -> None:
+        """Append the skipped samples not yet written to the report file."""
+        fresh = self.skipped[self._reported :]
+        if not fresh:
+            return
+        path = self.skipped_report_path()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with path.open("a", encoding="utf-8") as file:
+            for record in fresh:
+                file.write(json.dumps(record, ensure_ascii=False) + "\n")
+        self._reported = len(self.skipped)
+        log.warning("%d sample(s) skipped so far; see %s", len(self.skipped), path)
 
     def _warn_truncated(self, split: str) -> None:
         """Log one warning per split that counts the texts cut to ``max_text_length``."""
@@ -281,7 +363,21 @@ class MultimodalDataModule(L.LightningDataModule):
         return self._loader(self.hparams["predict_split"], shuffle=False)
 
     def on_after_batch_transfer(self, batch: dict[str, Any], dataloader_idx: int) -> dict[str, Any]:
-        """Compute log-mel features on the batch's device, in float32 under any precision."""
+        """Record skipped samples, then compute log-mel features on the batch's device.
+
+        The features are float32 under any precision.
+        """
+        # Each epoch decodes the same files again, so each sample is reported once.
+        known = {record["id"] for record in self.skipped}
+        for record in batch.pop("skipped", []):
+            if record["id"] in known:
+                continue
+            known.add(record["id"])
+            log.warning("Skipped sample %s: %s", record["id"], record["reason"])
+            self.skipped.append(record)
+        self._write_skipped()
+        if not batch["ids"]:
+            return batch
         if AUDIO in batch and "features" not in batch[AUDIO]:
             audio = batch[AUDIO]
             self.log_mel.to(audio["waveform"].device)

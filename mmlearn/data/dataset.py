@@ -29,6 +29,8 @@ class ManifestDataset(Dataset):
         The modalities to load; the others are treated as absent.
     image, audio:
         The processors for those modalities (``None`` if the modality is not loaded).
+    skip_errors:
+        Return a ``skipped`` record instead of raising when a file fails to decode.
     """
 
     def __init__(
@@ -38,11 +40,13 @@ class ManifestDataset(Dataset):
         modalities: Sequence[str],
         image: ImageProcessor | None = None,
         audio: AudioProcessor | None = None,
+        skip_errors: bool = False,
     ):
         self.samples = list(samples)
         self.modalities = list(modalities)
         self.image = image
         self.audio = audio
+        self.skip_errors = skip_errors
         self.class_index = {
             column: {name: index for index, name in enumerate(names)}
             for column, names in class_names.items()
@@ -62,9 +66,21 @@ class ManifestDataset(Dataset):
             if AUDIO in self.modalities and sample.audio is not None and self.audio is not None:
                 item[AUDIO] = self.audio(sample.audio)
         except MediaDecodeError as error:
-            raise MediaDecodeError(
-                error.path, error.modality, f"{error} (manifest row {sample.row})", sample.id
-            ) from error
+            located = MediaDecodeError(
+                error.path, error.modality, error.reason, sample.id, sample.row
+            )
+            if not self.skip_errors:
+                raise located from error
+            # The collate step drops this item and reports it with the batch.
+            return {
+                "id": sample.id,
+                "skipped": {
+                    "id": sample.id,
+                    "row": sample.row,
+                    "path": error.path,
+                    "reason": str(located),
+                },
+            }
         item["targets"] = {
             column: MISSING_LABEL
             if sample.labels.get(column) is None

@@ -213,8 +213,13 @@ class MultimodalModule(L.LightningModule):
     def forward(self, batch: Mapping[str, Any]) -> dict[str, Any]:
         return self.model(batch)
 
-    def model_step(self, batch: Mapping[str, Any], stage: str) -> torch.Tensor:
-        """Run the model, compute the weighted task losses and update the stage's metrics."""
+    def model_step(self, batch: Mapping[str, Any], stage: str) -> torch.Tensor | None:
+        """Run the model, compute the weighted task losses and update the stage's metrics.
+
+        Returns None for a batch whose samples were all skipped, so Lightning skips it.
+        """
+        if not batch["ids"]:
+            return None
         outputs = self.model(batch)
         batch_size = len(batch["ids"])
         metrics = getattr(self, f"{stage}_metrics")
@@ -284,17 +289,19 @@ class MultimodalModule(L.LightningModule):
         for collection in self.val_metrics.values():
             collection.reset()
 
-    def training_step(self, batch: Mapping[str, Any], batch_idx: int) -> torch.Tensor:
+    def training_step(self, batch: Mapping[str, Any], batch_idx: int) -> torch.Tensor | None:
         return self.model_step(batch, "train")
 
-    def validation_step(self, batch: Mapping[str, Any], batch_idx: int) -> torch.Tensor:
+    def validation_step(self, batch: Mapping[str, Any], batch_idx: int) -> torch.Tensor | None:
         return self.model_step(batch, "val")
 
-    def test_step(self, batch: Mapping[str, Any], batch_idx: int) -> torch.Tensor:
+    def test_step(self, batch: Mapping[str, Any], batch_idx: int) -> torch.Tensor | None:
         return self.model_step(batch, "test")
 
     def predict_step(self, batch: Mapping[str, Any], batch_idx: int) -> list[dict[str, Any]]:
         """Return one record per sample: its id and, per task, the class and its probability."""
+        if not batch["ids"]:
+            return []
         outputs = self.model(batch)
         records: list[dict[str, Any]] = [{"id": sample_id} for sample_id in batch["ids"]]
         for task in self.tasks:
