@@ -92,3 +92,19 @@ def test_image_only_data_skips_text_and_audio(make_manifest):
     batch = next(iter(data.val_dataloader()))
     assert set(batch["present"]) == {"image"}
     assert data.text is None
+
+
+def test_absent_modalities_marked_for_every_sample(make_manifest):
+    data = make_data(manifest=str(make_manifest(per_split=4)), absent_modalities=["audio"])
+    data.setup("test")
+    batch = next(iter(data.test_dataloader()))
+    assert batch["present"]["audio"].tolist() == [False] * 4
+    assert batch["audio"]["lengths"].tolist() == [0] * 4
+    assert batch["present"]["image"].all()
+    with pytest.raises(ConfigError, match="removes every modality"):
+        make_data(
+            manifest=str(make_manifest(per_split=2)),
+            modalities=["image"],
+            tokenizer=None,
+            absent_modalities=["image"],
+        )

@@ -75,6 +75,9 @@ class MultimodalDataModule(L.LightningDataModule):
         Random crops and flips of training images.
     predict_split:
         The split that ``predict`` runs on, for example ``test`` to inspect test errors.
+    absent_modalities:
+        Modalities to mark absent in every sample, for example ``[audio]`` in ``test``
+        to measure how the model copes without it. The files are not read.
     on_error:
         ``raise`` stops at set-up with one report of every invalid row, and at the
         first file that fails to decode. ``skip`` drops such samples, logs each one,
@@ -109,6 +112,7 @@ class MultimodalDataModule(L.LightningDataModule):
         persistent_workers: bool = True,
         augment: bool = True,
         predict_split: str = "predict",
+        absent_modalities: Sequence[str] = (),
         on_error: Literal["raise", "skip"] = "raise",
         skipped_report: str | None = None,
     ):
@@ -127,6 +131,12 @@ class MultimodalDataModule(L.LightningDataModule):
         self.modalities = [check_modality(name) for name in modalities]
         if not self.modalities:
             raise ConfigError("data.modalities is empty; list at least one of text, image, audio")
+        self.absent_modalities = [check_modality(name) for name in absent_modalities]
+        if set(self.modalities) <= set(self.absent_modalities):
+            raise ConfigError(
+                f"data.absent_modalities {self.absent_modalities} removes every modality the "
+                f"model uses ({self.modalities}); leave at least one"
+            )
         for column in classes or {}:
             if column not in self.labels:
                 raise ConfigError(
@@ -259,10 +269,11 @@ class MultimodalDataModule(L.LightningDataModule):
             audio = AudioProcessor(
                 hparams["sample_rate"], hparams["max_audio_seconds"], train, hparams["audio_crop"]
             )
+            loaded = [name for name in self.modalities if name not in self.absent_modalities]
             self.datasets[split] = ManifestDataset(
                 self.splits[split],
                 self.class_names,
-                self.modalities,
+                loaded,
                 image=image if IMAGE in self.modalities else None,
                 audio=audio if AUDIO in self.modalities else None,
                 skip_errors=hparams["on_error"] == "skip",
