@@ -41,8 +41,8 @@ def hub_offline() -> bool:
 def describe_missing_model(name_or_path: str, error: Exception) -> ConfigError:
     """Build the error for a model or tokenizer that could not be loaded.
 
-    ``org/name`` may be a Hub name or a relative folder, so its message covers both;
-    a name that starts with ``.``, ``/`` or ``~`` or has two slashes is a folder.
+    ``org/name`` may be a Hub name or a relative folder, so its message covers both.
+    A name that starts with ``.``, ``/`` or ``~``, or has two slashes, is a folder.
     """
     exists = Path(name_or_path).expanduser().exists()
     folder_only = name_or_path.startswith((".", "/", "~")) or name_or_path.count("/") > 1

@@ -175,10 +175,10 @@ def find_problems(
 ) -> list[RowProblem]:
     """Return every problem in ``samples``, in row order.
 
-    Checks for a missing or duplicate id, a row with no modality, a relative media path
-    that leads out of the data root, a media file that does not exist, an unknown split
-    name and a label outside its declared classes (only for label columns whose classes
-    are given).
+    Checks for a missing or duplicate id and for a row with no modality. Checks media
+    paths: a relative path may not lead out of the data root, and the file must exist.
+    Checks for an unknown split name, and for a label outside its declared classes in
+    the label columns whose classes are given.
     """
     problems: list[RowProblem] = []
     first_row_of_id: dict[str, int] = {}

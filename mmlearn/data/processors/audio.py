@@ -40,7 +40,9 @@ class AudioProcessor:
         self.sample_rate = sample_rate
         self.max_samples = round(sample_rate * max_seconds)
         self.train = train
-        self.crop_policy = ("random" if train else "center") if crop == "auto" else crop
+        self.crop_policy = crop
+        if crop == "auto":
+            self.crop_policy = "random" if train else "center"
         self._resamplers: dict[int, torchaudio.transforms.Resample] = {}
 
     def load(self, path: str | Path) -> torch.Tensor:
@@ -61,7 +63,7 @@ class AudioProcessor:
         return waveform
 
     def crop(self, waveform: torch.Tensor) -> torch.Tensor:
-        """Crop ``waveform`` to at most ``max_samples`` where ``crop_policy`` says."""
+        """Crop ``waveform`` to at most ``max_samples`` at the place ``crop_policy`` sets."""
         excess = waveform.shape[0] - self.max_samples
         if excess <= 0:
             return waveform
