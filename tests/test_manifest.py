@@ -83,11 +83,19 @@ def test_duplicate_ids_empty_rows_and_bad_split(tmp_path: Path, media_dir: Path)
     assert reasons[2].startswith("unknown split 'training'")
 
 
-def test_malformed_jsonl_line_names_line(tmp_path: Path):
+def test_malformed_line_reported_with_other_rows(tmp_path: Path):
     path = tmp_path / "m.jsonl"
-    path.write_text('{"id": "a", "text": "x"}\n{"id": "b", "text": \n', encoding="utf-8")
-    with pytest.raises(ManifestError, match=r"row 2 \(id '\?'\): malformed JSON"):
-        read_manifest(path)
+    path.write_text(
+        '{"id": "a", "text": "x"}\n{"id": "b", "text": \n{"id": "a", "text": "y"}\n[1, 2]\n',
+        encoding="utf-8",
+    )
+    with pytest.raises(ManifestError) as caught:
+        load_manifest(path)
+    problems = caught.value.problems
+    assert [problem.row for problem in problems] == [2, 3, 4]
+    assert problems[0].reason.startswith("malformed JSON")
+    assert problems[1].reason == "duplicate id, first used in row 1"
+    assert problems[2].reason == "each line must be a JSON object"
 
 
 def test_error_lists_first_twenty_and_count(tmp_path: Path):

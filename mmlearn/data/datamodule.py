@@ -130,7 +130,11 @@ class MultimodalDataModule(L.LightningDataModule):
             raise ConfigError(f"invalid data.predict_split {predict_split!r}; use one of {SPLITS}")
         self.modalities = [check_modality(name) for name in modalities]
         if not self.modalities:
-            raise ConfigError("data.modalities is empty; list at least one of text, image, audio")
+            raise ConfigError(
+                "no modality to load: data.modalities is empty. The CLI fills it from the "
+                "encoders that are not null (model.text_encoder, model.image_encoder, "
+                "model.audio_encoder), so set at least one of them"
+            )
         self.absent_modalities = [check_modality(name) for name in absent_modalities]
         if set(self.modalities) <= set(self.absent_modalities):
             raise ConfigError(
@@ -153,6 +157,7 @@ class MultimodalDataModule(L.LightningDataModule):
         else:
             self.samples = self._load_split_files(splits or {}, classes)
         self.class_names = self._class_names(classes or {})
+        self._warn_unusable()
         self.splits = self._split(self.samples)
 
         self.text = None
@@ -226,6 +231,19 @@ class MultimodalDataModule(L.LightningDataModule):
                 samples.append(sample)
         return samples
 
+    def _warn_unusable(self) -> None:
+        """Warn about samples that have none of the modalities the model uses."""
+        unusable = [s for s in self.samples if not set(s.modalities()) & set(self.modalities)]
+        if unusable:
+            log.warning(
+                "%d sample(s) have none of the modalities the model uses (%s), so the model "
+                "sees only learned placeholders for them (ids %s%s)",
+                len(unusable),
+                ", ".join(self.modalities),
+                ", ".join(s.id for s in unusable[:5]),
+                ", ..." if len(unusable) > 5 else "",
+            )
+
     def _class_names(self, declared: Mapping[str, Sequence[str]]) -> dict[str, list[str]]:
         names = {}
         for column in self.labels:
@@ -287,12 +305,18 @@ class MultimodalDataModule(L.LightningDataModule):
             "test": ["test"],
             "predict": [self.hparams["predict_split"]],
         }
-        for split in needed.get(stage or "", []):
+        stage_name = str(getattr(stage, "value", stage))
+        for split in needed.get(stage_name, []):
             if not self.splits[split]:
+                if self.hparams["splits"] is not None:
+                    fix = "add a file for it in data.splits"
+                else:
+                    fix = f"assign rows to it in the {self.hparams['split_column']!r} column"
+                if stage_name == "predict":
+                    fix += ", or predict another split with --data.predict_split test"
                 raise ConfigError(
-                    f"the {split!r} split of {self.manifest} is empty, but {stage!r} needs it; "
-                    f"assign rows to it in the {self.hparams['split_column']!r} column, "
-                    "or add a file for it in data.splits"
+                    f"the {split!r} split of {self.manifest} is empty, but {stage_name!r} "
+                    f"needs it; {fix}"
                 )
             self._dataset(split)
             self._warn_truncated(split)

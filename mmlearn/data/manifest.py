@@ -43,14 +43,19 @@ class Sample:
     split: str | None = None
     outside_root: list[str] = field(default_factory=list)
     """Media columns whose relative path leads out of the data root."""
+    parse_error: str | None = None
+    """Why the row could not be parsed; such a row has no other fields."""
 
     def modalities(self) -> list[str]:
         """Return the names of the modalities that this sample has."""
         return [name for name in MODALITY_COLUMNS if getattr(self, name) is not None]
 
 
-def _read_rows(path: Path) -> tuple[list[str], list[tuple[int, dict[str, object]]]]:
-    """Read the raw rows with their 1-based line numbers, and the column names seen."""
+def _read_rows(
+    path: Path,
+) -> tuple[list[str], list[tuple[int, dict[str, object]]], list[tuple[int, str]]]:
+    """Read the raw rows with their 1-based line numbers, the column names seen, and the
+    lines that could not be parsed with the reason."""
     suffix = path.suffix.lower()
     if suffix not in (".jsonl", ".csv"):
         raise ManifestError(str(path), "unsupported extension; use .jsonl or .csv")
@@ -58,7 +63,11 @@ def _read_rows(path: Path) -> tuple[list[str], list[tuple[int, dict[str, object]
         # utf-8-sig drops a byte-order mark that spreadsheet programs write.
         text = path.read_text(encoding="utf-8-sig")
     except FileNotFoundError:
-        raise ManifestError(str(path), "file not found; check the data.manifest path") from None
+        raise ManifestError(
+            str(path),
+            f"file not found (looked for {path.resolve()}); relative paths start at the "
+            "folder mmlearn runs in, so check data.manifest or run from another folder",
+        ) from None
     except UnicodeDecodeError as error:
         raise ManifestError(str(path), f"not valid UTF-8 ({error}); save it as UTF-8") from None
 
@@ -70,27 +79,25 @@ def _read_rows(path: Path) -> tuple[list[str], list[tuple[int, dict[str, object]
         for record in reader:
             values = {key.strip(): value for key, value in record.items() if key is not None}
             rows.append((reader.line_num, values))
-        return columns, rows
+        return columns, rows, []
 
-    bad_lines: list[RowProblem] = []
+    bad_lines: list[tuple[int, str]] = []
     for number, line in enumerate(text.splitlines(), start=1):
         if not line.strip():
             continue
         try:
             record = json.loads(line)
         except json.JSONDecodeError as error:
-            bad_lines.append(RowProblem(number, "?", f"malformed JSON ({error.msg})"))
+            bad_lines.append((number, f"malformed JSON ({error.msg})"))
             continue
         if not isinstance(record, dict):
-            bad_lines.append(RowProblem(number, "?", "each line must be a JSON object"))
+            bad_lines.append((number, "each line must be a JSON object"))
             continue
         for key in record:
             if key not in columns:
                 columns.append(key)
         rows.append((number, record))
-    if bad_lines:
-        raise ManifestError(str(path), bad_lines)
-    return columns, rows
+    return columns, rows, bad_lines
 
 
 def _clean(value: object) -> str | None:
@@ -125,14 +132,17 @@ def read_manifest(
 
     Relative media paths resolve against ``root``, by default the manifest's folder.
 
+    A malformed JSONL line becomes a sample with ``parse_error`` set, so that
+    ``find_problems`` reports it together with every other invalid row.
+
     Raises
     ------
     ManifestError
-        If the file cannot be read, a JSONL line is malformed or a required column
-        (``id``, a label column, the split column) is missing.
+        If the file cannot be read or a required column (``id``, a label column, the
+        split column) is missing.
     """
     path = Path(path)
-    columns, rows = _read_rows(path)
+    columns, rows, bad_lines = _read_rows(path)
     required = ["id", *label_columns] + ([split_column] if split_column else [])
     _check_columns(path, columns, required)
 
@@ -165,6 +175,9 @@ def read_manifest(
                 outside_root=outside_root,
             )
         )
+    if bad_lines:
+        samples += [Sample(id="?", row=row, parse_error=reason) for row, reason in bad_lines]
+        samples.sort(key=lambda sample: sample.row)
     return samples
 
 
@@ -186,6 +199,10 @@ def find_problems(
 
         def report(reason: str, sample: Sample = sample) -> None:
             problems.append(RowProblem(sample.row, sample.id, reason))
+
+        if sample.parse_error is not None:
+            report(sample.parse_error)
+            continue
 
         if not sample.id:
             report("missing id")

@@ -9,6 +9,7 @@ from typing import Any, TypeVar
 import lightning as L
 import torch
 from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint
+from lightning.pytorch.utilities import rank_zero_warn
 from torch import nn
 
 from mmlearn.data.dataset import MISSING_LABEL
@@ -283,6 +284,19 @@ class MultimodalModule(L.LightningModule):
                 loss = loss + task.weight * task_loss
             losses.append(loss)
         return torch.stack(losses).mean()
+
+    def _warn_if_untrained(self, stage: str) -> None:
+        if self.trainer.ckpt_path is None and self.trainer.global_step == 0:
+            rank_zero_warn(
+                f"Running {stage} with weights that were neither trained nor loaded; pass "
+                "--ckpt_path with a checkpoint from fit, for example .../checkpoints/best.ckpt"
+            )
+
+    def on_test_start(self) -> None:
+        self._warn_if_untrained("test")
+
+    def on_predict_start(self) -> None:
+        self._warn_if_untrained("predict")
 
     def on_train_start(self) -> None:
         # The sanity check runs validation batches before training; drop their state.
