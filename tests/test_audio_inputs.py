@@ -115,3 +115,11 @@ def test_empty_and_corrupt_files_name_the_file(tmp_path: Path):
 def test_invalid_crop_rejected():
     with pytest.raises(ValueError, match="invalid audio crop 'middle'"):
         AudioProcessor(crop="middle")
+
+
+def test_log_mel_of_batch_without_audio():
+    waveform = torch.zeros(3, 1)
+    features, frames = LogMelFeatures(16000, n_mels=8)(waveform, torch.zeros(3, dtype=torch.long))
+    assert features.shape[:2] == (3, 8)
+    assert torch.isfinite(features).all()
+    assert frames.tolist() == [1, 1, 1]

@@ -96,6 +96,7 @@ class LogMelFeatures(nn.Module):
     ):
         super().__init__()
         self.hop_length = hop_length
+        self.n_fft = n_fft
         self.melspec = torchaudio.transforms.MelSpectrogram(
             sample_rate=sample_rate, n_fft=n_fft, hop_length=hop_length, n_mels=n_mels
         )
@@ -103,6 +104,9 @@ class LogMelFeatures(nn.Module):
     def forward(
         self, waveform: torch.Tensor, lengths: torch.Tensor
     ) -> tuple[torch.Tensor, torch.Tensor]:
+        if waveform.shape[-1] < self.n_fft:
+            # Centred frames pad by n_fft // 2 on each side, which needs that many samples.
+            waveform = nn.functional.pad(waveform, (0, self.n_fft - waveform.shape[-1]))
         with torch.autocast(device_type=waveform.device.type, enabled=False):
             power = self.melspec(waveform.float())
             features = torch.log(power + 1e-6)
