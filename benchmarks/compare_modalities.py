@@ -20,6 +20,7 @@ from pathlib import Path
 import torch
 
 from mmlearn.cli import run_cli
+from runs import fit_run, summarize  # benchmarks/runs.py, beside this script
 
 EXPERIMENTS = {
     "fused (text + image + audio)": "configs/experiment/tuxpaint_fused.yaml",
@@ -33,7 +34,6 @@ METRICS = ("test/category/acc", "test/category/f1", "test/subcategory/acc")
 def run_one(config: str, seed: int, workdir: Path, extra: list[str]) -> dict[str, float]:
     """Fit and test one config with one seed; return its test metrics and wall time."""
     name = f"{Path(config).stem}_seed{seed}"
-    checkpoints = workdir / name / "checkpoints"
     common = [
         "--config",
         config,
@@ -43,19 +43,11 @@ def run_one(config: str, seed: int, workdir: Path, extra: list[str]) -> dict[str
         "false",
         *extra,
     ]
-    fit_flags = [
-        "--trainer.logger.init_args.save_dir",
-        str(workdir),
-        "--trainer.logger.init_args.name",
-        name,
-        "--checkpoint.dirpath",
-        str(checkpoints),
-    ]
-    test_flags = ["--trainer.logger", "false", "--ckpt_path", str(checkpoints / "best.ckpt")]
 
     start = time.perf_counter()
-    run_cli(["fit", *common, *fit_flags])
+    checkpoints = fit_run(common, name, workdir)
     fit_seconds = time.perf_counter() - start
+    test_flags = ["--trainer.logger", "false", "--ckpt_path", str(checkpoints / "best.ckpt")]
     test = run_cli(["test", *common, *test_flags])
     total_seconds = time.perf_counter() - start
 
@@ -64,12 +56,6 @@ def run_one(config: str, seed: int, workdir: Path, extra: list[str]) -> dict[str
     metrics["fit_and_test_seconds"] = total_seconds
     shutil.rmtree(checkpoints)  # each checkpoint is hundreds of MB
     return metrics
-
-
-def summarize(values: list[float]) -> str:
-    if len(values) == 1:
-        return f"{values[0]:.3f}"
-    return f"{statistics.mean(values):.3f} ± {statistics.stdev(values):.3f}"
 
 
 def main() -> None:

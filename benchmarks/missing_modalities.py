@@ -13,10 +13,10 @@ from __future__ import annotations
 import argparse
 import json
 import shutil
-import statistics
 from pathlib import Path
 
 from mmlearn.cli import run_cli
+from runs import fit_run, summarize  # benchmarks/runs.py, beside this script
 
 CONFIG = "configs/experiment/tuxpaint_fused.yaml"
 VARIANTS = {
@@ -34,21 +34,8 @@ def evaluate(variant: list[str], name: str, workdir: Path) -> dict[str, float]:
 
     ``name`` names the run folder; ``variant`` contains the CLI overrides, the seed included.
     """
-    checkpoints = workdir / name / "checkpoints"
-    common = ["--config", CONFIG, *variant]
-    common += ["--trainer.enable_progress_bar", "false"]
-    run_cli(
-        [
-            "fit",
-            *common,
-            "--trainer.logger.init_args.save_dir",
-            str(workdir),
-            "--trainer.logger.init_args.name",
-            name,
-            "--checkpoint.dirpath",
-            str(checkpoints),
-        ]
-    )
+    common = ["--config", CONFIG, *variant, "--trainer.enable_progress_bar", "false"]
+    checkpoints = fit_run(common, name, workdir)
     accuracy = {}
     for removed in REMOVED:
         absent = f"[{removed}]" if removed else "[]"
@@ -95,10 +82,7 @@ def main() -> None:
     for label, runs in results.items():
         cells = []
         for removed in ("none", "text", "image", "audio"):
-            values = [run[removed] for run in runs]
-            mean = statistics.mean(values)
-            spread = f" ± {statistics.stdev(values):.3f}" if len(values) > 1 else ""
-            cells.append(f"{mean:.3f}{spread}")
+            cells.append(summarize([run[removed] for run in runs]))
         lines.append(f"| {label} | {' | '.join(cells)} |")
     table = "\n".join(lines) + "\n"
     (args.out / "tuxpaint_missing_modalities.md").write_text(table)
