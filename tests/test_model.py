@@ -116,11 +116,11 @@ def test_modality_dropout_keeps_one_modality():
         "image": torch.ones(2000, dtype=torch.bool),
     }
     torch.manual_seed(0)
-    kept = dropout(present)
-    either = kept["text"] | kept["image"]
+    after_dropout = dropout(present)
+    either = after_dropout["text"] | after_dropout["image"]
     assert either.all()
     # Both dropped (0.81) gives the sample back both; one dropped stays dropped (2 * 0.09).
-    dropped_text = 1 - kept["text"].float().mean().item()
+    dropped_text = 1 - after_dropout["text"].float().mean().item()
     assert 0.05 < dropped_text < 0.13
 
     dropout.eval()

@@ -184,10 +184,10 @@ class MultimodalDataModule(L.LightningDataModule):
         reasons: dict[int, list[str]] = {}
         for problem in problems:
             reasons.setdefault(problem.row, []).append(problem.reason)
-        kept = []
+        valid_samples = []
         for sample in samples:
             if sample.row not in reasons:
-                kept.append(sample)
+                valid_samples.append(sample)
                 continue
             record = {
                 "id": sample.id,
@@ -204,7 +204,7 @@ class MultimodalDataModule(L.LightningDataModule):
                 len(reasons),
                 path,
             )
-        return kept
+        return valid_samples
 
     def _load_split_files(
         self, files: Mapping[str, str], classes: Mapping[str, Sequence[str]] | None

@@ -33,10 +33,10 @@ class ModalityDropout(nn.Module):
     def forward(self, present: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         if not self.training or not any(self.p.values()):
             return dict(present)
-        kept = {}
+        remaining = {}
         for name, mask in present.items():
             probability = self.p.get(name, 0.0)
             drop = torch.rand(mask.shape, device=mask.device) < probability
-            kept[name] = mask & ~drop
-        any_left = torch.stack(list(kept.values())).any(dim=0)
-        return {name: torch.where(any_left, kept[name], present[name]) for name in present}
+            remaining[name] = mask & ~drop
+        any_left = torch.stack(list(remaining.values())).any(dim=0)
+        return {name: torch.where(any_left, remaining[name], present[name]) for name in present}
