@@ -20,7 +20,8 @@ from pathlib import Path
 import torch
 
 from mmlearn.cli import run_cli
-from runs import fit_run, summarize  # benchmarks/runs.py, beside this script
+
+from benchmark_runs import fit_run, summarize  # beside this script
 
 EXPERIMENTS = {
     "fused (text + image + audio)": "configs/experiment/tuxpaint_fused.yaml",

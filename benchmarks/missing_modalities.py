@@ -16,7 +16,8 @@ import shutil
 from pathlib import Path
 
 from mmlearn.cli import run_cli
-from runs import fit_run, summarize  # benchmarks/runs.py, beside this script
+
+from benchmark_runs import fit_run, summarize  # beside this script
 
 CONFIG = "configs/experiment/tuxpaint_fused.yaml"
 VARIANTS = {
