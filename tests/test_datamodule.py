@@ -108,3 +108,16 @@ def test_absent_modalities_marked_for_every_sample(make_manifest):
             tokenizer=None,
             absent_modalities=["image"],
         )
+
+
+def test_files_of_unread_modalities_need_not_exist(tmp_path: Path, media_dir: Path):
+    rows = [
+        {"id": "a", "image": "media/red.png", "audio": "media/gone.wav", "category": "warm"},
+        {"id": "b", "image": "media/blue.png", "audio": "media/gone.wav", "category": "cold"},
+    ]
+    rows = [{**row, "subcategory": row["category"], "split": "train"} for row in rows]
+    path = str(write_jsonl(tmp_path / "m.jsonl", rows))
+    data = make_data(manifest=path, modalities=["image"], tokenizer=None)
+    assert len(data.samples) == 2
+    with pytest.raises(ManifestError, match=r"audio file not found: .*gone\.wav"):
+        make_data(manifest=path, modalities=["image", "audio"], tokenizer=None)

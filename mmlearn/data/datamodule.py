@@ -20,7 +20,14 @@ from torch.utils.data import DataLoader
 
 from mmlearn.data.collate import MultimodalCollator
 from mmlearn.data.dataset import ManifestDataset
-from mmlearn.data.manifest import SPLITS, Sample, find_problems, load_manifest, read_manifest
+from mmlearn.data.manifest import (
+    MEDIA_COLUMNS,
+    SPLITS,
+    Sample,
+    find_problems,
+    load_manifest,
+    read_manifest,
+)
 from mmlearn.data.processors import AudioProcessor, ImageProcessor, LogMelFeatures, TextProcessor
 from mmlearn.data.processors.image import DEFAULT_MAX_PIXELS
 from mmlearn.errors import ConfigError, ManifestError, RowProblem
@@ -177,10 +184,13 @@ class MultimodalDataModule(L.LightningDataModule):
     ) -> list[Sample]:
         """Read and validate one manifest file; with ``on_error: skip`` drop invalid rows."""
         root = self.hparams["data_root"]
+        # Files of modalities the model does not read need not exist.
+        read = [name for name in self.modalities if name not in self.absent_modalities]
+        file_columns = [name for name in MEDIA_COLUMNS if name in read]
         if self.hparams["on_error"] == "raise":
-            return load_manifest(path, self.labels, split_column, classes, root=root)
+            return load_manifest(path, self.labels, split_column, classes, file_columns, root=root)
         samples = read_manifest(path, self.labels, split_column, root)
-        problems = find_problems(samples, classes)
+        problems = find_problems(samples, classes, file_columns)
         reasons: dict[int, list[str]] = {}
         for problem in problems:
             reasons.setdefault(problem.row, []).append(problem.reason)

@@ -184,12 +184,13 @@ def read_manifest(
 def find_problems(
     samples: Sequence[Sample],
     classes: Mapping[str, Sequence[str] | None] | None = None,
-    check_files: bool = True,
+    file_columns: Sequence[str] = MEDIA_COLUMNS,
 ) -> list[RowProblem]:
     """Return every problem in ``samples``, in row order.
 
     Checks for a missing or duplicate id and for a row with no modality. Checks media
-    paths: a relative path may not lead out of the data root, and the file must exist.
+    paths: a relative path may not lead out of the data root, and the files of the
+    ``file_columns`` (the modalities a model reads) must exist.
     Checks for an unknown split name, and for a label outside its declared classes in
     the label columns whose classes are given.
     """
@@ -217,11 +218,10 @@ def find_problems(
                 f"relative {name} path {getattr(sample, name)} leads out of the data root; "
                 "use a path inside the manifest's folder (or data.data_root) or an absolute path"
             )
-        if check_files:
-            for name in MEDIA_COLUMNS:
-                file = getattr(sample, name)
-                if file is not None and not file.is_file():
-                    report(f"{name} file not found: {file}")
+        for name in file_columns:
+            file = getattr(sample, name)
+            if file is not None and not file.is_file():
+                report(f"{name} file not found: {file}")
         if sample.split is not None and sample.split not in SPLITS:
             report(f"unknown split {sample.split!r}; use one of {list(SPLITS)}")
         for column, allowed in (classes or {}).items():
@@ -238,12 +238,12 @@ def load_manifest(
     label_columns: Sequence[str] = (),
     split_column: str | None = None,
     classes: Mapping[str, Sequence[str] | None] | None = None,
-    check_files: bool = True,
+    file_columns: Sequence[str] = MEDIA_COLUMNS,
     root: str | Path | None = None,
 ) -> list[Sample]:
     """Read and validate a manifest, raising one ``ManifestError`` that lists every bad row."""
     samples = read_manifest(path, label_columns, split_column, root)
-    problems = find_problems(samples, classes, check_files)
+    problems = find_problems(samples, classes, file_columns)
     if problems:
         raise ManifestError(str(path), problems)
     return samples
