@@ -148,6 +148,8 @@ class MultimodalDataModule(L.LightningDataModule):
                 f"data.absent_modalities {self.absent_modalities} removes every modality the "
                 f"model uses ({self.modalities}); leave at least one"
             )
+        # The modalities whose inputs are read from disk.
+        self.read_modalities = [m for m in self.modalities if m not in self.absent_modalities]
         for column in classes or {}:
             if column not in self.labels:
                 raise ConfigError(
@@ -185,15 +187,16 @@ class MultimodalDataModule(L.LightningDataModule):
         """Read and validate one manifest file; with ``on_error: skip`` drop invalid rows."""
         root = self.hparams["data_root"]
         # Files of modalities the model does not read need not exist.
-        read = [name for name in self.modalities if name not in self.absent_modalities]
-        file_columns = [name for name in MEDIA_COLUMNS if name in read]
+        file_columns = [name for name in MEDIA_COLUMNS if name in self.read_modalities]
         if self.hparams["on_error"] == "raise":
             return load_manifest(path, self.labels, split_column, classes, file_columns, root=root)
+
         samples = read_manifest(path, self.labels, split_column, root)
         problems = find_problems(samples, classes, file_columns)
         reasons: dict[int, list[str]] = {}
         for problem in problems:
             reasons.setdefault(problem.row, []).append(problem.reason)
+
         valid_samples = []
         for sample in samples:
             if sample.row not in reasons:
@@ -207,6 +210,7 @@ class MultimodalDataModule(L.LightningDataModule):
                 "reason": "; ".join(reasons[sample.row]),
             }
             self.skipped.append(record)
+
         if reasons:
             log.warning(
                 "Skipping %d invalid row(s) of %s (data.on_error is 'skip'); "
@@ -297,11 +301,10 @@ class MultimodalDataModule(L.LightningDataModule):
             audio = AudioProcessor(
                 hparams["sample_rate"], hparams["max_audio_seconds"], train, hparams["audio_crop"]
             )
-            loaded = [name for name in self.modalities if name not in self.absent_modalities]
             self.datasets[split] = ManifestDataset(
                 self.splits[split],
                 self.class_names,
-                loaded,
+                self.read_modalities,
                 image=image if IMAGE in self.modalities else None,
                 audio=audio if AUDIO in self.modalities else None,
                 skip_errors=hparams["on_error"] == "skip",
