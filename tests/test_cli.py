@@ -227,6 +227,7 @@ def test_skip_bad_rows_and_files_writes_report(tmp_path: Path, make_manifest, me
     rows[20] = {**rows[20], "text": None, "image": None, "audio": None}  # no modality
     (media_dir / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n broken")
     rows[17]["image"] = "media/broken.png"  # exists, fails only when decoded
+
     manifest = write_jsonl(tmp_path / "skip.jsonl", rows)
     report = tmp_path / "skipped.jsonl"
     config = write_config(
@@ -236,6 +237,7 @@ def test_skip_bad_rows_and_files_writes_report(tmp_path: Path, make_manifest, me
         data__skipped_report=str(report),
         data__classes={"category": ["warm", "cold"]},
     )
+
     cli = run_cli(
         [
             "fit",
@@ -248,6 +250,7 @@ def test_skip_bad_rows_and_files_writes_report(tmp_path: Path, make_manifest, me
         ]
     )
     assert cli.trainer.global_step == 4
+
     records = [json.loads(line) for line in report.read_text().splitlines()]
     reasons = {record["id"]: record["reason"] for record in records}
     assert "image file not found" in reasons["train-2"]

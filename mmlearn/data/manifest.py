@@ -6,9 +6,9 @@ A manifest has one row per sample with these columns:
 - ``text``, ``image``, ``audio`` (optional): the text itself, and paths to the media
   files. Relative paths resolve against the manifest's folder. An empty value or a
   missing key means the sample lacks that modality, but every sample needs one or more;
-- one column per label (for example ``category``); an empty value means the sample has
-  no label for that task and is masked out of that task's loss and metrics;
-- ``split`` (optional): ``train``, ``val``, ``test`` or ``predict``.
+- one column per label (for example ``category``). An empty value means the sample has
+  no label for that task, so that task's loss and metrics leave it out;
+- ``split``: ``train``, ``val``, ``test`` or ``predict``, unless each split has a file.
 
 Validation runs once at set-up and reports every invalid row in one error.
 """
@@ -44,7 +44,7 @@ class Sample:
     outside_root: list[str] = field(default_factory=list)
     """Media columns whose relative path leads out of the data root."""
     parse_error: str | None = None
-    """Why the row could not be parsed; such a row has no other fields."""
+    """The reason the row could not be parsed. Such a row has no other fields."""
 
     def modalities(self) -> list[str]:
         """Return the names of the modalities that this sample has."""

@@ -13,8 +13,8 @@ from mmlearn.errors import ConfigError
 class ModalityDropout(nn.Module):
     """Mark each modality of each sample absent with probability ``p[modality]`` in training.
 
-    Fusion then sees those samples as lacking the modality, which teaches the model to
-    cope when a modality is missing at test time and keeps it from leaning on one
+    Fusion then treats those samples as lacking the modality. This teaches the model to
+    cope when a modality is missing at test time, and keeps it from leaning on one
     modality alone. A sample never loses all of its modalities: when every one it had
     would be dropped, it keeps them all. In evaluation mode the masks pass unchanged.
 

@@ -36,8 +36,8 @@ class MultimodalModel(nn.Module):
     Inputs: a batch dict as built by ``mmlearn.data.collate``, with audio ``features``
     and ``frame_lengths`` already computed.
     Returns: a dict with ``features`` (per modality, (B, dim)), ``fused`` (B, F),
-    ``logits`` (per task) and ``unimodal_logits`` (per modality, then per task; empty
-    without unimodal heads).
+    ``logits`` (per task) and ``unimodal_logits``. The last is keyed by modality, then
+    by task, and is empty without unimodal heads.
     """
 
     def __init__(
@@ -92,7 +92,7 @@ class MultimodalModel(nn.Module):
     def project(self, name: str, inputs: Mapping[str, torch.Tensor], present: torch.Tensor):
         """Encode and project the samples that have modality ``name``; (B, dim).
 
-        Rows of absent samples are zeros: the encoder never sees the placeholder
+        Rows of absent samples are zeros. The encoder never receives the placeholder
         inputs that collate puts there, so they cannot shift batch-norm statistics.
         """
         if bool(present.all()):
