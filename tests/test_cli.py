@@ -199,10 +199,19 @@ def test_fit_and_test_on_real_stamps(tmp_path: Path):
     assert 0.0 <= float(test.trainer.callback_metrics["test/category/acc"]) <= 1.0
 
 
-def test_bf16_mixed_fit_on_cpu(tmp_path: Path, make_manifest):
+WORKER_PIPELINE = [
+    "--data.audio_features=worker",
+    "--data.num_workers=2",
+    "--data.cache_dir=cache",
+]
+
+
+@pytest.mark.parametrize("pipeline", [[], WORKER_PIPELINE], ids=["device-features", "workers"])
+def test_bf16_mixed_fit_on_cpu(tmp_path: Path, make_manifest, monkeypatch, pipeline: list[str]):
     # Lightning runs 16-mixed as bf16-mixed on a CPU, so only bf16 can be checked here.
     precision = "bf16-mixed"
     config = write_config(tmp_path, make_manifest(per_split=4))
+    monkeypatch.chdir(tmp_path)
     cli = run_cli(
         [
             "fit",
@@ -212,11 +221,15 @@ def test_bf16_mixed_fit_on_cpu(tmp_path: Path, make_manifest):
             precision,
             "--trainer.fast_dev_run",
             "2",
+            *pipeline,
         ]
     )
     loss = cli.trainer.callback_metrics["train/loss_step"]
     assert torch.isfinite(loss)
     assert cli.trainer.precision == precision
+    if pipeline:
+        # The workers filled the cache with the two pictures and the two tones.
+        assert len(list((tmp_path / "cache").rglob("*.npy"))) == 4
 
 
 def test_skip_bad_rows_and_files_writes_report(tmp_path: Path, make_manifest, media_dir: Path):

@@ -6,7 +6,9 @@ The batch contract:
 - ``present[modality]``: bool (B,), whether each sample has that modality;
 - ``text``: ``input_ids`` and ``attention_mask`` (B, T);
 - ``image``: ``pixels`` (B, 3, H, W);
-- ``audio``: ``waveform`` (B, S) and ``lengths`` (B,) in samples;
+- ``audio``: ``waveform`` (B, S) and ``lengths`` (B,) in samples; with features
+  computed in the workers also ``features`` (B, n_mels, frames) in float32 and
+  ``frame_lengths`` (B,);
 - ``targets[label_column]``: long (B,), with -1 where the sample has no label;
 - ``skipped`` (only when samples failed to decode and skipping is on): one record per
   dropped sample with its id, row, path and reason. ``B`` counts the kept samples.
@@ -22,24 +24,30 @@ from typing import Any
 
 import torch
 
-from mmlearn.data.processors import TextProcessor
+from mmlearn.data.processors import LogMelFeatures, TextProcessor
 from mmlearn.modalities import AUDIO, IMAGE, TEXT
 
 
 class MultimodalCollator:
-    """Stack decoded samples, tokenize text per batch and pad audio to the longest clip."""
+    """Stack decoded samples, tokenize text per batch and pad audio to the longest clip.
+
+    With ``log_mel``, the log-mel features of each batch are computed here, in the
+    DataLoader worker, instead of on the device after transfer.
+    """
 
     def __init__(
         self,
         modalities: Sequence[str],
         text: TextProcessor | None = None,
         image_size: int = 96,
+        log_mel: LogMelFeatures | None = None,
     ):
         if TEXT in modalities and text is None:
             raise ValueError("the text modality needs a TextProcessor; set data.tokenizer")
         self.modalities = list(modalities)
         self.text = text
         self.image_size = image_size
+        self.log_mel = log_mel
 
     def __call__(self, items: Sequence[dict[str, Any]]) -> dict[str, Any]:
         skipped = [item["skipped"] for item in items if "skipped" in item]
@@ -74,6 +82,10 @@ class MultimodalCollator:
                     waveform[row, : clip.shape[0]] = clip
             batch["present"][AUDIO] = lengths > 0
             batch[AUDIO] = {"waveform": waveform, "lengths": lengths}
+            if self.log_mel is not None:
+                batch[AUDIO]["features"], batch[AUDIO]["frame_lengths"] = self.log_mel(
+                    waveform, lengths
+                )
 
         columns = items[0]["targets"].keys() if items else []
         batch["targets"] = {

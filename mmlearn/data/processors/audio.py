@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import soundfile
 import torch
 import torchaudio
 from torch import nn
 
+from mmlearn.data.cache import MediaCache
 from mmlearn.errors import MediaDecodeError
 from mmlearn.modalities import AUDIO
 
@@ -19,7 +21,8 @@ class AudioProcessor:
     Longer clips are cropped by ``crop``: ``random`` (a random offset), ``center`` or
     ``start``. The default ``auto`` is random in training and centred in evaluation.
     Shorter clips are returned as they are; the collate step pads them and keeps their
-    true lengths.
+    true lengths. With a ``cache``, the decoded and resampled clip is stored on disk
+    and only the crop runs on each call.
     """
 
     CROPS = ("auto", "random", "center", "start")
@@ -30,6 +33,7 @@ class AudioProcessor:
         max_seconds: float = 3.0,
         train: bool = False,
         crop: str = "auto",
+        cache: MediaCache | None = None,
     ):
         if sample_rate <= 0 or max_seconds <= 0:
             raise ValueError(
@@ -41,6 +45,8 @@ class AudioProcessor:
         self.max_samples = round(sample_rate * max_seconds)
         self.train = train
         self.crop_policy = crop
+        self.cache = cache
+        self.settings = f"audio v1 rate={sample_rate}"
         if crop == "auto":
             self.crop_policy = "random" if train else "center"
         self._resamplers: dict[int, torchaudio.transforms.Resample] = {}
@@ -75,8 +81,15 @@ class AudioProcessor:
             start = 0
         return waveform[start : start + self.max_samples]
 
+    def decode(self, path: str | Path) -> np.ndarray:
+        """Return ``load(path)`` as a NumPy array, the form the cache stores."""
+        return self.load(path).numpy()
+
     def __call__(self, path: str | Path) -> torch.Tensor:
-        return self.crop(self.load(path))
+        if self.cache is None:
+            return self.crop(self.load(path))
+        waveform = self.cache.get(path, self.settings, AUDIO, self.decode)
+        return self.crop(torch.from_numpy(waveform))
 
 
 class LogMelFeatures(nn.Module):

@@ -9,6 +9,7 @@ import torch
 from PIL import Image, ImageOps, UnidentifiedImageError
 from torchvision.transforms import v2
 
+from mmlearn.data.cache import MediaCache
 from mmlearn.errors import MediaDecodeError
 from mmlearn.modalities import IMAGE
 
@@ -75,8 +76,11 @@ def load_rgb(path: str | Path, max_pixels: int = DEFAULT_MAX_PIXELS) -> Image.Im
 class ImageProcessor:
     """Turn an image file into a float tensor of shape (3, size, size).
 
-    Training adds a random resized crop and a horizontal flip; evaluation resizes the
-    whole image to ``size`` x ``size``.
+    Work happens in two stages. ``decode`` is deterministic: it reads the file as RGB
+    and shrinks it, keeping its aspect ratio, until neither side exceeds
+    ``2 * size``; with a ``cache`` its result is stored on disk. The transform then
+    runs on every call: training adds a random resized crop and a horizontal flip,
+    evaluation resizes the whole image to ``size`` x ``size``.
     """
 
     def __init__(
@@ -85,9 +89,14 @@ class ImageProcessor:
         train: bool = False,
         augment: bool = True,
         max_pixels: int = DEFAULT_MAX_PIXELS,
+        cache: MediaCache | None = None,
     ):
         self.size = size
         self.max_pixels = max_pixels
+        self.cache = cache
+        # Two pixels per output pixel keep random crops sharp at a fraction of the size.
+        self.decoded_side = 2 * size
+        self.settings = f"image v1 side={self.decoded_side} max_pixels={max_pixels}"
         steps: list[v2.Transform] = [v2.ToImage(), v2.ToDtype(torch.float32, scale=True)]
         if train and augment:
             steps += [
@@ -99,5 +108,15 @@ class ImageProcessor:
         steps.append(v2.Normalize(IMAGENET_MEAN, IMAGENET_STD))
         self.transform = v2.Compose(steps)
 
+    def decode(self, path: str | Path) -> np.ndarray:
+        """Return the image as uint8 (3, H, W) with neither side above ``decoded_side``."""
+        image = load_rgb(path, self.max_pixels)
+        image.thumbnail((self.decoded_side, self.decoded_side), Image.Resampling.BICUBIC)
+        return np.ascontiguousarray(np.asarray(image).transpose(2, 0, 1))
+
     def __call__(self, path: str | Path) -> torch.Tensor:
-        return self.transform(load_rgb(path, self.max_pixels))
+        if self.cache is None:
+            pixels = self.decode(path)
+        else:
+            pixels = self.cache.get(path, self.settings, IMAGE, self.decode)
+        return self.transform(torch.from_numpy(pixels))
