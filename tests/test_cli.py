@@ -19,7 +19,7 @@ MODEL = {
     "image_encoder": {"name": "resnet18"},
     "audio_encoder": {"kind": "cnn", "channels": [8, 16]},
     "embed_dim": 16,
-    "fusion_hidden_dim": 32,
+    "fusion": {"hidden_dim": 32},
 }
 
 
@@ -197,6 +197,25 @@ def test_fit_and_test_on_real_stamps(tmp_path: Path):
     with pytest.warns(UserWarning, match="neither trained nor loaded"):
         test = run_cli(["test", "--config", str(config), "--trainer.fast_dev_run", "1"])
     assert 0.0 <= float(test.trainer.callback_metrics["test/category/acc"]) <= 1.0
+
+
+@pytest.mark.parametrize("kind", ["attention", "low_rank"])
+def test_fusion_kind_from_the_command_line(tmp_path: Path, make_manifest, kind: str):
+    config = write_config(tmp_path, make_manifest(per_split=4))
+    cli = run_cli(
+        ["fit", "--config", str(config), "--model.fusion.kind", kind, "--trainer.fast_dev_run", "1"]
+    )
+    assert cli.model.hparams["fusion"]["kind"] == kind
+    assert (
+        type(cli.model.model.fusion).__name__
+        == {
+            "attention": "AttentionFusion",
+            "low_rank": "LowRankTensorFusion",
+        }[kind]
+    )
+    metrics = cli.trainer.callback_metrics
+    assert torch.isfinite(metrics["train/loss_step"])
+    assert ("train/fusion_weight/text" in metrics) == (kind == "attention")
 
 
 WORKER_PIPELINE = [

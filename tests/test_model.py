@@ -14,7 +14,7 @@ from mmlearn.models.encoders import (
     TextEncoderConfig,
     TorchvisionImageEncoder,
 )
-from mmlearn.models.fusion import ConcatFusion
+from mmlearn.models.fusion import FusionConfig
 from mmlearn.models.modality_dropout import ModalityDropout
 from tests.helpers import TEXT_MODEL
 
@@ -47,7 +47,7 @@ def test_fused_forward_backward_shapes():
         ImageEncoderConfig("resnet18"),
         AudioEncoderConfig("cnn", channels=(8, 16)),
         embed_dim=32,
-        fusion_hidden_dim=64,
+        fusion=FusionConfig(hidden_dim=64),
         n_mels=16,
         image_size=32,
     )
@@ -62,18 +62,6 @@ def test_fused_forward_backward_shapes():
     for name in ("text", "image", "audio"):
         grads = [p.grad for p in model.encoders[name].parameters() if p.requires_grad]
         assert any(g is not None and g.abs().sum() > 0 for g in grads), name
-
-
-def test_concat_fusion_ignores_absent_features():
-    fusion = ConcatFusion(["text", "image"], dim=4, hidden_dim=8, output_dim=8).eval()
-    features = {"text": torch.randn(2, 4), "image": torch.randn(2, 4)}
-    present = {"text": torch.tensor([True, True]), "image": torch.tensor([False, True])}
-    changed = {"text": features["text"], "image": features["image"] + 100.0}
-    before = fusion(features, present)
-    after = fusion(changed, present)
-    # Row 0 has no image: its output must not depend on the image feature.
-    assert torch.allclose(before[0], after[0])
-    assert not torch.allclose(before[1], after[1])
 
 
 @pytest.mark.parametrize("kind", ["gru", "lstm"])
@@ -138,7 +126,7 @@ def test_absent_inputs_never_reach_encoders():
         image_encoder=ImageEncoderConfig("resnet18"),
         audio_encoder=AudioEncoderConfig("cnn", channels=(4, 8)),
         embed_dim=8,
-        fusion_hidden_dim=8,
+        fusion=FusionConfig(hidden_dim=8),
         n_mels=16,
         image_size=32,
     )
@@ -161,7 +149,7 @@ def test_modality_absent_from_whole_batch():
         {"category": 3},
         image_encoder=ImageEncoderConfig("resnet18"),
         embed_dim=8,
-        fusion_hidden_dim=8,
+        fusion=FusionConfig(hidden_dim=8),
         image_size=32,
     )
     batch = _batch(batch_size=2)

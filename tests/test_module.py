@@ -25,7 +25,7 @@ def make_module(**overrides) -> MultimodalModule:
         "n_mels": 8,
         "image_size": 32,
         "embed_dim": 16,
-        "fusion_hidden_dim": 16,
+        "fusion": {"hidden_dim": 16},
     }
     settings.update(overrides)
     return MultimodalModule(**settings)
@@ -75,24 +75,35 @@ def test_configure_optimizers_param_groups(monkeypatch):
     assert groups[0]["lr"] == pytest.approx(1e-2 * warmup_cosine(0, 20, 2, 0.0))
 
 
-def test_training_steps_lower_loss_on_fixed_batch():
-    module = make_module(unimodal_loss_weight=0.5)
+def fit_fixed_batch(module: MultimodalModule, steps: int) -> tuple[list[float], dict]:
+    """Take ``steps`` AdamW steps on ``make_batch()``; return the losses and last outputs.
+
+    The loss is the sum of the task losses, plus the unimodal loss when the module has
+    unimodal heads.
+    """
     optimizer = torch.optim.AdamW([p for p in module.parameters() if p.requires_grad], lr=1e-3)
     batch = make_batch()
     module.train()
     losses = []
-    for _ in range(8):
+    for _ in range(steps):
         outputs = module.model(batch)
         loss = sum(
             module.task_modules[task.name].loss(
                 outputs["logits"][task.name], batch["targets"][task.column]
             )
             for task in module.tasks
-        ) + module.unimodal_loss(outputs, batch)
+        )
+        if module.unimodal_loss_weight > 0:
+            loss = loss + module.unimodal_loss(outputs, batch)
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
         losses.append(loss.item())
+    return losses, outputs
+
+
+def test_training_steps_lower_loss_on_fixed_batch():
+    losses, _ = fit_fixed_batch(make_module(unimodal_loss_weight=0.5), steps=8)
     assert losses[-1] < losses[0]
 
 
@@ -129,6 +140,20 @@ def test_logged_keys_and_task_checks():
         make_module(tasks=[TaskConfig("category"), TaskConfig("category")])
     with pytest.raises(ConfigError, match="class_names is missing"):
         make_module(class_names=None)
+
+
+@pytest.mark.parametrize("kind", ["gated", "late"])
+def test_fusion_from_config_trains_and_logs_weights(kind: str):
+    module = make_module(fusion={"kind": kind, "hidden_dim": 16, "dropout": 0.0})
+    assert module.hparams["fusion"]["kind"] == kind
+    weight_keys = {"train/fusion_weight/image", "train/fusion_weight/audio"}
+    assert weight_keys <= set(module.logged_metric_keys(("train",)))
+    losses, outputs = fit_fixed_batch(module, steps=5)
+    assert losses[-1] < losses[0]
+    # Samples 1, 3 and 5 lack audio, so image carries more than half the weight.
+    weights = outputs["fusion_weights"].detach()
+    assert (weights[1::2, 1] == 0).all()
+    assert weights[:, 0].mean() > 0.5
 
 
 def test_text_encoder_with_checkpoint_hparams_round_trip():

@@ -15,9 +15,42 @@ from mmlearn.models.encoders import (
     TorchvisionImageEncoder,
     build_audio_encoder,
 )
-from mmlearn.models.fusion import ConcatFusion
+from mmlearn.models.fusion import (
+    AttentionFusion,
+    ConcatFusion,
+    FusionConfig,
+    GatedFusion,
+    LateFusion,
+    LowRankTensorFusion,
+    PooledFusion,
+)
 from mmlearn.models.heads import ClassificationHead
 from mmlearn.models.multimodal import MultimodalModel
+
+
+def build_fusion(
+    config: FusionConfig, modalities: list[str], dim: int, num_classes: Mapping[str, int]
+) -> nn.Module:
+    """Build the fusion strategy that ``config.kind`` names over ``modalities``."""
+    hidden, dropout = config.hidden_dim, config.dropout
+    if config.kind == "concat":
+        return ConcatFusion(modalities, dim, hidden, hidden, dropout)
+    if config.kind in ("mean", "sum"):
+        return PooledFusion(modalities, dim, hidden, hidden, dropout, reduction=config.kind)
+    if config.kind == "gated":
+        return GatedFusion(modalities, dim, hidden, hidden, dropout)
+    if config.kind == "attention":
+        return AttentionFusion(
+            modalities, dim, hidden, hidden, dropout, config.num_heads, config.num_layers
+        )
+    if config.kind == "low_rank":
+        return LowRankTensorFusion(modalities, dim, hidden, dropout, config.rank)
+    if config.kind == "late":
+        return LateFusion(modalities, dim, num_classes, dropout, config.late_weights)
+    raise ValueError(
+        f"invalid fusion kind {config.kind!r}; use concat, mean, sum, gated, attention, "
+        "low_rank or late"
+    )
 
 
 def build_multimodal_model(
@@ -26,17 +59,17 @@ def build_multimodal_model(
     image_encoder: ImageEncoderConfig | None = None,
     audio_encoder: AudioEncoderConfig | None = None,
     embed_dim: int = 128,
-    fusion_hidden_dim: int = 256,
-    fusion_dropout: float = 0.1,
+    fusion: FusionConfig | None = None,
     n_mels: int = 64,
     image_size: int = 96,
     modality_dropout: Mapping[str, float] | None = None,
     unimodal_heads: bool = False,
 ) -> MultimodalModel:
-    """Build encoders for the modalities that have settings, concat fusion and one head per task.
+    """Build encoders for the modalities that have settings, the fusion and one head per task.
 
     ``num_classes`` maps each task name to its class count. ``unimodal_heads`` adds a
-    head per modality and task on that modality's feature alone.
+    head per modality and task on that modality's feature alone. Late fusion has its
+    own heads per modality, so the model gets no heads on the fused vector.
     """
     encoders: dict[str, nn.Module] = {}
     if text_encoder is not None:
@@ -49,12 +82,13 @@ def build_multimodal_model(
         encoders[AUDIO] = build_audio_encoder(audio_encoder, n_mels)
     if not encoders:
         raise ValueError("set at least one of text_encoder, image_encoder and audio_encoder")
-    fusion = ConcatFusion(
-        list(encoders), embed_dim, fusion_hidden_dim, fusion_hidden_dim, fusion_dropout
-    )
-    heads = {
-        task: ClassificationHead(fusion.output_dim, count) for task, count in num_classes.items()
-    }
+    fusion_module = build_fusion(fusion or FusionConfig(), list(encoders), embed_dim, num_classes)
+    heads = {}
+    if not isinstance(fusion_module, LateFusion):
+        heads = {
+            task: ClassificationHead(fusion_module.output_dim, count)
+            for task, count in num_classes.items()
+        }
     per_modality = None
     if unimodal_heads:
         per_modality = {
@@ -63,4 +97,6 @@ def build_multimodal_model(
             }
             for name in encoders
         }
-    return MultimodalModel(encoders, fusion, heads, embed_dim, modality_dropout, per_modality)
+    return MultimodalModel(
+        encoders, fusion_module, heads, embed_dim, modality_dropout, per_modality
+    )

@@ -20,10 +20,11 @@ class MultimodalModel(nn.Module):
     encoders:
         One encoder per modality; each has an ``output_dim`` attribute.
     fusion:
-        Takes ``features`` and ``present`` dicts of the projected features and returns
-        (B, fusion.output_dim).
+        Takes ``features`` and ``present`` dicts of the projected features and returns a
+        ``FusionOutput`` (see ``mmlearn.models.fusion``).
     heads:
-        One head per task over the fused vector.
+        One head per task over the fused vector; empty when the fusion returns logits
+        itself (late fusion).
     dim:
         The shared width that each modality is projected to.
     modality_dropout:
@@ -36,8 +37,9 @@ class MultimodalModel(nn.Module):
     Inputs: a batch dict as built by ``mmlearn.data.collate``, with audio ``features``
     and ``frame_lengths`` already computed.
     Returns: a dict with ``features`` (per modality, (B, dim)), ``fused`` (B, F),
-    ``logits`` (per task) and ``unimodal_logits``. The last is keyed by modality, then
-    by task, and is empty without unimodal heads.
+    ``fusion_weights`` ((B, M) in ``modalities`` order, or ``None``), ``logits`` (per
+    task) and ``unimodal_logits``. The last is keyed by modality, then by task, and is
+    empty without unimodal heads.
     """
 
     def __init__(
@@ -108,8 +110,11 @@ class MultimodalModel(nn.Module):
     def forward(self, batch: Mapping[str, Any]) -> dict[str, Any]:
         present = {name: batch["present"][name] for name in self.encoders}
         features = {name: self.project(name, batch[name], present[name]) for name in self.encoders}
-        fused = self.fusion(features, self.modality_dropout(present))
-        logits = {task: head(fused) for task, head in self.heads.items()}
+        fusion = self.fusion(features, self.modality_dropout(present))
+        fused = fusion.fused
+        logits = fusion.logits
+        if logits is None:
+            logits = {task: head(fused) for task, head in self.heads.items()}
         unimodal_logits = {
             name: {task: head(features[name]) for task, head in heads.items()}
             for name, heads in self.unimodal_heads.items()
@@ -117,6 +122,7 @@ class MultimodalModel(nn.Module):
         return {
             "features": features,
             "fused": fused,
+            "fusion_weights": fusion.weights,
             "logits": logits,
             "unimodal_logits": unimodal_logits,
         }

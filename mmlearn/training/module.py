@@ -17,6 +17,7 @@ from mmlearn.errors import ConfigError
 from mmlearn.modalities import AUDIO, IMAGE, TEXT
 from mmlearn.models.builder import build_multimodal_model
 from mmlearn.models.encoders import AudioEncoderConfig, ImageEncoderConfig, TextEncoderConfig
+from mmlearn.models.fusion import FusionConfig
 from mmlearn.tasks import ClassificationTask, TaskConfig
 from mmlearn.training.optim import OptimizerConfig, build_optimizer
 
@@ -46,8 +47,9 @@ class MultimodalModule(L.LightningModule):
         Input shapes; the CLI links them from the DataModule.
     embed_dim:
         The shared width each modality is projected to before fusion.
-    fusion_hidden_dim, fusion_dropout:
-        The fusion MLP's width and dropout.
+    fusion:
+        The fusion strategy and its settings (``FusionConfig``), for example
+        ``{kind: gated, hidden_dim: 256}``; concat fusion by default.
     modality_dropout:
         Probability per modality (``{text: 0.3}``) of hiding it from fusion for a
         training sample; see ``ModalityDropout``.
@@ -60,7 +62,9 @@ class MultimodalModule(L.LightningModule):
         AdamW and schedule settings; encoders may override the learning rate.
 
     Logged keys: ``<stage>/loss``, ``<stage>/<task>/loss``, ``<stage>/<task>/acc`` and
-    ``<stage>/<task>/f1`` for the stages train, val and test.
+    ``<stage>/<task>/f1`` for the stages train, val and test. Fusion strategies with
+    modality weights (mean, gated, attention, late) add
+    ``<stage>/fusion_weight/<modality>``, the epoch's mean weight of that modality.
     """
 
     def __init__(
@@ -73,8 +77,7 @@ class MultimodalModule(L.LightningModule):
         n_mels: int = 64,
         image_size: int = 96,
         embed_dim: int = 128,
-        fusion_hidden_dim: int = 256,
-        fusion_dropout: float = 0.1,
+        fusion: FusionConfig | None = None,
         modality_dropout: Mapping[str, float] | None = None,
         unimodal_loss_weight: float = 0.0,
         optimizer: OptimizerConfig | None = None,
@@ -84,6 +87,7 @@ class MultimodalModule(L.LightningModule):
         self.text_config = _as_config(TextEncoderConfig, text_encoder)
         self.image_config = _as_config(ImageEncoderConfig, image_encoder)
         self.audio_config = _as_config(AudioEncoderConfig, audio_encoder)
+        self.fusion_config = _as_config(FusionConfig, fusion) or FusionConfig()
         self.optimizer_config = _as_config(OptimizerConfig, optimizer) or OptimizerConfig()
         if class_names is None:
             raise ConfigError(
@@ -106,8 +110,7 @@ class MultimodalModule(L.LightningModule):
                 "n_mels": n_mels,
                 "image_size": image_size,
                 "embed_dim": embed_dim,
-                "fusion_hidden_dim": fusion_hidden_dim,
-                "fusion_dropout": fusion_dropout,
+                "fusion": dataclasses.asdict(self.fusion_config),
                 "modality_dropout": dict(modality_dropout or {}),
                 "unimodal_loss_weight": unimodal_loss_weight,
                 "optimizer": dataclasses.asdict(self.optimizer_config),
@@ -119,8 +122,7 @@ class MultimodalModule(L.LightningModule):
             self.image_config,
             self.audio_config,
             embed_dim,
-            fusion_hidden_dim,
-            fusion_dropout,
+            self.fusion_config,
             n_mels,
             image_size,
             modality_dropout,
@@ -183,6 +185,8 @@ class MultimodalModule(L.LightningModule):
                 keys += ["train/loss_step", "train/loss_epoch"]
             if self.unimodal_loss_weight > 0:
                 keys.append(f"{stage}/unimodal_loss")
+            if self.fusion_config.has_weights:
+                keys += [f"{stage}/fusion_weight/{name}" for name in self.modalities]
             for task in self.tasks:
                 keys.append(f"{stage}/{task.name}/loss")
                 keys += [
@@ -247,6 +251,16 @@ class MultimodalModule(L.LightningModule):
             collection = metrics[task.name]
             collection.update(logits[labelled].detach(), targets[labelled])
             self.log_dict(collection, on_step=False, on_epoch=True)
+        if outputs["fusion_weights"] is not None:
+            for index, name in enumerate(self.modalities):
+                self.log(
+                    f"{stage}/fusion_weight/{name}",
+                    outputs["fusion_weights"][:, index].mean(),
+                    on_step=False,
+                    on_epoch=True,
+                    batch_size=batch_size,
+                    sync_dist=sync,
+                )
         if self.unimodal_loss_weight > 0:
             unimodal = self.unimodal_loss(outputs, batch)
             self.log(

@@ -7,6 +7,8 @@ from collections.abc import Mapping, Sequence
 import torch
 from torch import nn
 
+from mmlearn.models.fusion.base import FusionOutput, mlp
+
 
 class ConcatFusion(nn.Module):
     """Concatenate ``[x_text, x_image, x_audio]`` and mix them with a two-layer MLP.
@@ -24,7 +26,7 @@ class ConcatFusion(nn.Module):
         The MLP's hidden and output widths.
 
     Inputs: ``features[m]`` (B, dim) and ``present[m]`` bool (B,) for each modality.
-    Returns: (B, output_dim).
+    Returns: ``FusionOutput`` with ``fused`` (B, output_dim) and no weights.
     """
 
     def __init__(
@@ -40,22 +42,15 @@ class ConcatFusion(nn.Module):
         self.absent = nn.ParameterDict(
             {name: nn.Parameter(torch.zeros(dim)) for name in self.modalities}
         )
-        self.mlp = nn.Sequential(
-            nn.Linear(dim * len(self.modalities), hidden_dim),
-            nn.GELU(),
-            nn.Dropout(dropout),
-            nn.Linear(hidden_dim, output_dim),
-            nn.GELU(),
-            nn.Dropout(dropout),
-        )
+        self.mlp = mlp(dim * len(self.modalities), hidden_dim, output_dim, dropout)
         self.output_dim = output_dim
 
     def forward(
         self, features: Mapping[str, torch.Tensor], present: Mapping[str, torch.Tensor]
-    ) -> torch.Tensor:
+    ) -> FusionOutput:
         parts = []
         for name in self.modalities:
             x = features[name]
             mask = present[name].to(device=x.device).unsqueeze(-1)
             parts.append(torch.where(mask, x, self.absent[name].to(x.dtype).expand_as(x)))
-        return self.mlp(torch.cat(parts, dim=-1))
+        return FusionOutput(self.mlp(torch.cat(parts, dim=-1)))
