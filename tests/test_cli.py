@@ -218,6 +218,40 @@ def test_fusion_kind_from_the_command_line(tmp_path: Path, make_manifest, kind: 
     assert ("train/fusion_weight/text" in metrics) == (kind == "attention")
 
 
+@pytest.mark.parametrize("kind", ["uncertainty", "dwa", "gradnorm"])
+def test_loss_weighting_from_the_command_line(tmp_path: Path, make_manifest, kind: str):
+    config = write_config(
+        tmp_path, make_manifest(per_split=8), trainer__max_epochs=3, trainer__log_every_n_steps=1
+    )
+    cli = run_cli(["fit", "--config", str(config), "--model.loss_weighting.kind", kind])
+    assert cli.trainer.current_epoch == 3
+    weighting = cli.model.loss_weighting
+    assert (
+        type(weighting).__name__
+        == {
+            "uncertainty": "UncertaintyWeighting",
+            "dwa": "DynamicWeightAverage",
+            "gradnorm": "GradNorm",
+        }[kind]
+    )
+    # The CSV log has a weight per task for every training step.
+    metrics = (tmp_path / "run" / "logs" / "version_0" / "metrics.csv").read_text()
+    header = metrics.splitlines()[0].split(",")
+    assert {"train/weight/category", "train/weight/subcategory"} <= set(header)
+    rows = [line.split(",") for line in metrics.splitlines()[1:]]
+    column = header.index("train/weight/category")
+    weights = [float(row[column]) for row in rows if row[column]]
+    assert len(weights) == 6  # 3 epochs of 2 steps
+    if kind == "uncertainty":
+        assert weights[0] == 1.0 and weights[-1] != 1.0  # exp(-s) moves from s = 0
+    if kind == "dwa":
+        assert not torch.isnan(weighting.history).any()  # two epochs of means are known
+        assert weights[:4] == [1.0] * 4 and weights[4] != 1.0
+    if kind == "gradnorm":
+        assert weighting.weights.sum().item() == pytest.approx(2.0, rel=1e-4)
+        assert weights[-1] != 1.0
+
+
 WORKER_PIPELINE = [
     "--data.audio_features=worker",
     "--data.num_workers=2",

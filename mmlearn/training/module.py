@@ -20,6 +20,7 @@ from mmlearn.models.encoders import AudioEncoderConfig, ImageEncoderConfig, Text
 from mmlearn.models.fusion import FusionConfig
 from mmlearn.tasks import ClassificationTask, TaskConfig
 from mmlearn.training.optim import OptimizerConfig, build_optimizer
+from mmlearn.training.weighting import WeightingConfig, build_weighting
 
 STAGES = ("train", "val", "test")
 ConfigT = TypeVar("ConfigT")
@@ -58,6 +59,10 @@ class MultimodalModule(L.LightningModule):
         their losses, averaged over modalities and scaled by this weight, join the
         total. This keeps the weaker encoders learning beside a strong one. The heads
         are used in training only; predictions come from the fused heads.
+    loss_weighting:
+        How the task losses are weighted (``WeightingConfig``): ``{kind: static}`` by
+        default, or ``uncertainty``, ``dwa`` or ``gradnorm``. Every scheme multiplies
+        the task weights from ``tasks`` by its own.
     optimizer:
         AdamW and schedule settings; encoders may override the learning rate.
 
@@ -65,6 +70,7 @@ class MultimodalModule(L.LightningModule):
     ``<stage>/<task>/f1`` for the stages train, val and test. Fusion strategies with
     modality weights (mean, gated, attention, late) add
     ``<stage>/fusion_weight/<modality>``, the epoch's mean weight of that modality.
+    Each training step logs ``train/weight/<task>``, the effective weight of each task.
     """
 
     def __init__(
@@ -80,6 +86,7 @@ class MultimodalModule(L.LightningModule):
         fusion: FusionConfig | None = None,
         modality_dropout: Mapping[str, float] | None = None,
         unimodal_loss_weight: float = 0.0,
+        loss_weighting: WeightingConfig | None = None,
         optimizer: OptimizerConfig | None = None,
     ):
         super().__init__()
@@ -88,6 +95,7 @@ class MultimodalModule(L.LightningModule):
         self.image_config = _as_config(ImageEncoderConfig, image_encoder)
         self.audio_config = _as_config(AudioEncoderConfig, audio_encoder)
         self.fusion_config = _as_config(FusionConfig, fusion) or FusionConfig()
+        self.weighting_config = _as_config(WeightingConfig, loss_weighting) or WeightingConfig()
         self.optimizer_config = _as_config(OptimizerConfig, optimizer) or OptimizerConfig()
         if class_names is None:
             raise ConfigError(
@@ -113,6 +121,7 @@ class MultimodalModule(L.LightningModule):
                 "fusion": dataclasses.asdict(self.fusion_config),
                 "modality_dropout": dict(modality_dropout or {}),
                 "unimodal_loss_weight": unimodal_loss_weight,
+                "loss_weighting": dataclasses.asdict(self.weighting_config),
                 "optimizer": dataclasses.asdict(self.optimizer_config),
             }
         )
@@ -129,6 +138,11 @@ class MultimodalModule(L.LightningModule):
             unimodal_heads=unimodal_loss_weight > 0,
         )
         self.unimodal_loss_weight = unimodal_loss_weight
+        self.loss_weighting = build_weighting(
+            self.weighting_config,
+            {task.name: task.weight for task in self.tasks},
+            self.model.fusion,
+        )
         self._freeze_encoders()
         self.task_modules = nn.ModuleDict(
             {
@@ -183,6 +197,7 @@ class MultimodalModule(L.LightningModule):
             keys.append(f"{stage}/loss")
             if stage == "train":
                 keys += ["train/loss_step", "train/loss_epoch"]
+                keys += [f"train/weight/{task.name}" for task in self.tasks]
             if self.unimodal_loss_weight > 0:
                 keys.append(f"{stage}/unimodal_loss")
             if self.fusion_config.has_weights:
@@ -230,16 +245,17 @@ class MultimodalModule(L.LightningModule):
         metrics = getattr(self, f"{stage}_metrics")
         on_step = stage == "train"
         sync = stage != "train"
-        total = torch.zeros((), device=self.device)
+        losses, has_labels = {}, {}
         for task in self.tasks:
             logits = outputs["logits"][task.name]
             targets = batch["targets"][task.column]
-            loss = self.task_modules[task.name].loss(logits, targets)
-            total = total + task.weight * loss
+            losses[task.name] = self.task_modules[task.name].loss(logits, targets)
             labelled = targets >= 0
             count = int(labelled.sum())
+            has_labels[task.name] = count > 0
             if count == 0:
                 continue
+            loss = losses[task.name]
             self.log(
                 f"{stage}/{task.name}/loss",
                 loss,
@@ -251,6 +267,11 @@ class MultimodalModule(L.LightningModule):
             collection = metrics[task.name]
             collection.update(logits[labelled].detach(), targets[labelled])
             self.log_dict(collection, on_step=False, on_epoch=True)
+        weighted = self.loss_weighting(losses, has_labels)
+        total = weighted.total
+        if stage == "train":
+            for name, weight in weighted.weights.items():
+                self.log(f"train/weight/{name}", weight, on_step=True, on_epoch=False)
         if outputs["fusion_weights"] is not None:
             for index, name in enumerate(self.modalities):
                 self.log(
@@ -281,6 +302,8 @@ class MultimodalModule(L.LightningModule):
             batch_size=batch_size,
             sync_dist=sync,
         )
+        if weighted.auxiliary is not None:
+            return total + weighted.auxiliary
         return total
 
     def unimodal_loss(self, outputs: Mapping[str, Any], batch: Mapping[str, Any]) -> torch.Tensor:
@@ -311,6 +334,9 @@ class MultimodalModule(L.LightningModule):
 
     def on_predict_start(self) -> None:
         self._warn_if_untrained("predict")
+
+    def on_train_epoch_end(self) -> None:
+        self.loss_weighting.end_epoch()
 
     def on_train_start(self) -> None:
         # The sanity check runs validation batches before training; drop their state.
@@ -352,6 +378,7 @@ class MultimodalModule(L.LightningModule):
                 self.model.heads,
                 self.model.unimodal_heads,
                 self.task_modules,
+                self.loss_weighting,
             ]
         )
         groups.append((others, None))
