@@ -30,6 +30,21 @@ def modalities_of(text: Any, image: Any, audio: Any) -> list[str]:
     return [name for name, value in settings.items() if value is not None]
 
 
+def label_types_of(tasks: Any) -> dict[str, str]:
+    """Return the type of each label column that a supervised task in ``tasks`` reads."""
+    types = {}
+    for task in tasks or []:
+        # A task may arrive as a dataclass, a namespace or a plain dict.
+        settings = getattr(task, "init_args", task)
+        if isinstance(settings, dict):
+            settings = argparse.Namespace(**settings)
+        kind = getattr(settings, "type", None) or "multiclass"
+        if kind != "contrastive":
+            column = getattr(settings, "label", None) or settings.name
+            types[column] = kind
+    return types
+
+
 def tokenizer_of(text: Any) -> str | None:
     """Return the text encoder's model name, whose tokenizer the data must use."""
     if text is None:
@@ -62,6 +77,7 @@ class MultimodalCLI(LightningCLI):
             compute_fn=modalities_of,
         )
         parser.link_arguments("model.text_encoder", "data.tokenizer", compute_fn=tokenizer_of)
+        parser.link_arguments("model.tasks", "data.label_types", compute_fn=label_types_of)
         parser.link_arguments("data.n_mels", "model.n_mels")
         parser.link_arguments("data.image_size", "model.image_size")
         parser.link_arguments("data.class_names", "model.class_names", apply_on="instantiate")

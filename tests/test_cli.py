@@ -128,28 +128,62 @@ def test_bad_manifest_fails_at_setup_naming_rows(tmp_path: Path, media_dir: Path
     assert "row 3 (id 'c'): label 'hot' in column 'category' is not a declared class" in message
 
 
+def predict_records(tmp_path: Path, config: Path, checkpoint: str, *flags: str) -> list[dict]:
+    """Run ``mmlearn predict`` from ``checkpoint`` and return the records it wrote."""
+    output = tmp_path / "predictions.jsonl"
+    command = ["predict", "--config", str(config), "--ckpt_path", checkpoint, *flags]
+    run_cli([*command, "--prediction_writer.output", str(output)])
+    return [json.loads(line) for line in output.read_text().splitlines()]
+
+
 def test_predict_writes_one_record_per_sample(tmp_path: Path, make_manifest):
     config = write_config(tmp_path, make_manifest(per_split=4), data__predict_split="test")
     fit = run_cli(["fit", "--config", str(config)])
     checkpoint = fit.trainer.checkpoint_callback.best_model_path
-    output = tmp_path / "predictions.jsonl"
-    run_cli(
-        [
-            "predict",
-            "--config",
-            str(config),
-            "--ckpt_path",
-            checkpoint,
-            "--prediction_writer.output",
-            str(output),
-        ]
-    )
-    records = [json.loads(line) for line in output.read_text().splitlines()]
+    records = predict_records(tmp_path, config, checkpoint)
     assert [record["id"] for record in records] == [f"test-{i}" for i in range(4)]
     for record in records:
         assert record["category"] in ("cold", "warm")
         assert record["subcategory"] in ("a", "b")
         assert 0.5 <= record["category_probability"] <= 1.0
+
+
+def test_multilabel_regression_and_contrastive_tasks(tmp_path: Path, make_manifest):
+    rows = [json.loads(line) for line in make_manifest(per_split=4).read_text().splitlines()]
+    for index, row in enumerate(rows):
+        warm = row["category"] == "warm"
+        row["tags"] = ["red", "round"] if warm else (["blue"] if index % 3 else [])
+        row["size"] = None if index % 5 == 4 else (1.5 if warm else -0.5)
+    manifest = write_jsonl(tmp_path / "tasks.jsonl", rows)
+    model = dict(MODEL)
+    model["tasks"] = [
+        {"name": "category"},
+        {"name": "tags", "type": "multilabel"},
+        {"name": "size", "type": "regression"},
+        {"name": "align", "type": "contrastive", "modalities": ["text", "image"]},
+    ]
+    config = write_config(tmp_path, manifest, model, data__labels=["category", "tags", "size"])
+    fit = run_cli(["fit", "--config", str(config)])
+    # The task types reached the data through the CLI link.
+    assert fit.datamodule.label_types == {
+        "category": "multiclass",
+        "tags": "multilabel",
+        "size": "regression",
+    }
+    assert fit.datamodule.class_names["tags"] == ["blue", "red", "round"]
+    checkpoint = fit.trainer.checkpoint_callback.best_model_path
+    test = run_cli(["test", "--config", str(config), "--ckpt_path", checkpoint])
+    metrics = test.trainer.callback_metrics
+    for key in ["test/tags/map", "test/tags/f1/round", "test/size/mae", "test/align/r1"]:
+        assert torch.isfinite(metrics[key])
+    # The 4 test rows give 4 caption-picture pairs, so each partner is in the top 10.
+    assert float(metrics["test/align/r10"]) == 1.0
+
+    records = predict_records(tmp_path, config, checkpoint, "--data.predict_split", "test")
+    assert len(records) == 4
+    assert all(set(r["tags"]) <= {"blue", "red", "round"} for r in records)
+    assert all(isinstance(r["size"], float) for r in records)
+    assert "align" not in records[0]
 
 
 def test_wandb_logger_offline(tmp_path: Path, make_manifest, monkeypatch):

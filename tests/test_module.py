@@ -173,3 +173,62 @@ def test_warmup_cosine_schedule_values():
     assert warmup_cosine(55, 100, 10, 0.0) == pytest.approx(0.5)
     assert warmup_cosine(100, 100, 10, 0.1) == pytest.approx(0.1)
     assert warmup_cosine(32, 100, 10, 0.0) == pytest.approx(0.5 * (1 + math.cos(math.pi * 22 / 90)))
+
+
+def test_every_task_type_in_one_module():
+    tasks = [
+        TaskConfig("category"),
+        TaskConfig("tags", type="multilabel"),
+        TaskConfig("size", type="regression", weight=0.5),
+        TaskConfig("align", type="contrastive", modalities=("image", "audio")),
+    ]
+    class_names = {"category": ["a", "b", "c"], "tags": ["red", "round"], "size": []}
+    module = make_module(tasks=tasks, class_names=class_names, unimodal_loss_weight=0.5)
+    assert set(module.model.heads) == {"category", "tags", "size"}
+    keys = module.logged_metric_keys(("val",))
+    for key in ["val/tags/map", "val/tags/f1/round", "val/size/rmse", "val/align/r10"]:
+        assert key in keys
+
+    batch = make_batch()
+    batch["targets"] = {
+        "category": torch.tensor([0, 1, 2, 0, 1, 2]),
+        "tags": torch.tensor([[1.0, 0.0], [0.0, 1.0], [1.0, 1.0], [-1.0, -1.0]] + [[0.0, 0.0]] * 2),
+        "size": torch.tensor([0.5, -1.0, float("nan"), 2.0, 0.0, 1.0]),
+    }
+    optimizer = torch.optim.AdamW([p for p in module.parameters() if p.requires_grad], lr=1e-3)
+    module.train()
+    totals = []
+    for _ in range(6):
+        outputs = module.model(batch)
+        losses = {
+            name: task.loss(task.prediction(outputs), task.targets(batch))
+            for name, task in module.task_modules.items()
+        }
+        labelled = {name: True for name in losses}
+        total = module.loss_weighting(losses, labelled).total + module.unimodal_loss(outputs, batch)
+        optimizer.zero_grad()
+        total.backward()
+        optimizer.step()
+        totals.append(total.item())
+    assert all(math.isfinite(t) for t in totals)
+    assert totals[-1] < totals[0]
+    # Audio is present in rows 0, 2 and 4 only, so three pairs are aligned.
+    assert module.task_modules["align"].targets(batch).sum().item() == 3
+
+    module.eval()
+    records = module.predict_step(batch, 0)
+    assert set(records[0]) == {
+        "id",
+        "category",
+        "category_probability",
+        "tags",
+        "tags_probabilities",
+        "size",
+    }
+    assert isinstance(records[0]["tags"], list) and isinstance(records[0]["size"], float)
+
+
+def test_contrastive_task_needs_two_encoded_modalities():
+    bad = TaskConfig("align", type="contrastive", modalities=("text", "image"))
+    with pytest.raises(ConfigError, match=r"needs two different modalities the model encodes"):
+        make_module(tasks=[TaskConfig("category"), bad])

@@ -9,7 +9,9 @@ The batch contract:
 - ``audio``: ``waveform`` (B, S) and ``lengths`` (B,) in samples; with features
   computed in the workers also ``features`` (B, n_mels, frames) in float32 and
   ``frame_lengths`` (B,);
-- ``targets[label_column]``: long (B,), with -1 where the sample has no label;
+- ``targets[label_column]``: long (B,) for multiclass columns, with -1 where the
+  sample has no label; float (B, C) for multilabel and float (B,) for regression
+  columns (see ``mmlearn.data.labels``);
 - ``skipped`` (only when samples failed to decode and skipping is on): one record per
   dropped sample with its id, row, path and reason. ``B`` counts the kept samples.
 
@@ -89,7 +91,7 @@ class MultimodalCollator:
 
         columns = items[0]["targets"].keys() if items else []
         batch["targets"] = {
-            column: torch.tensor([item["targets"][column] for item in items], dtype=torch.long)
+            column: torch.stack([torch.as_tensor(item["targets"][column]) for item in items])
             for column in columns
         }
         return batch

@@ -22,6 +22,7 @@ from torch.utils.data import DataLoader
 from mmlearn.data.cache import MediaCache
 from mmlearn.data.collate import MultimodalCollator
 from mmlearn.data.dataset import ManifestDataset
+from mmlearn.data.labels import LABEL_TYPES, label_classes
 from mmlearn.data.manifest import (
     MEDIA_COLUMNS,
     SPLITS,
@@ -54,9 +55,14 @@ class MultimodalDataModule(L.LightningDataModule):
         default the folder of each manifest file.
     labels:
         The label columns to read. Each becomes a task target with its own classes.
+    label_types:
+        The type of each label column: ``multiclass`` (the default), ``multilabel`` or
+        ``regression`` (see ``mmlearn.data.labels``). The CLI links it from the types
+        of ``model.tasks``.
     classes:
         Optional declared classes per label column; a label outside them is an error.
         Columns not listed take the sorted set of their values in the whole manifest.
+        Regression columns have no classes.
     split_column:
         The column that contains the split of each row.
     modalities:
@@ -116,6 +122,7 @@ class MultimodalDataModule(L.LightningDataModule):
         splits: Mapping[str, str] | None = None,
         data_root: str | None = None,
         labels: Sequence[str] = ("category",),
+        label_types: Mapping[str, str] | None = None,
         classes: Mapping[str, Sequence[str]] | None = None,
         split_column: str = "split",
         modalities: Sequence[str] = (TEXT, IMAGE, AUDIO),
@@ -151,6 +158,14 @@ class MultimodalDataModule(L.LightningDataModule):
             )
         self.manifest = manifest if manifest is not None else ", ".join((splits or {}).values())
         self.labels = list(labels)
+        self.label_types = {
+            column: (label_types or {}).get(column, "multiclass") for column in self.labels
+        }
+        for column, kind in self.label_types.items():
+            if kind not in LABEL_TYPES:
+                raise ConfigError(
+                    f"invalid type {kind!r} for label column {column!r}; use one of {LABEL_TYPES}"
+                )
 
         if predict_split not in SPLITS:
             raise ConfigError(f"invalid data.predict_split {predict_split!r}; use one of {SPLITS}")
@@ -213,9 +228,11 @@ class MultimodalDataModule(L.LightningDataModule):
         # Files of modalities the model does not read need not exist.
         file_columns = [name for name in MEDIA_COLUMNS if name in self.read_modalities]
         if self.hparams["on_error"] == "raise":
-            return load_manifest(path, self.labels, split_column, classes, file_columns, root=root)
+            return load_manifest(
+                path, self.labels, split_column, classes, file_columns, root, self.label_types
+            )
 
-        samples = read_manifest(path, self.labels, split_column, root)
+        samples = read_manifest(path, self.labels, split_column, root, self.label_types)
         problems = find_problems(samples, classes, file_columns)
         reasons: dict[int, list[str]] = {}
         for problem in problems:
@@ -283,17 +300,19 @@ class MultimodalDataModule(L.LightningDataModule):
             )
 
     def _class_names(self, declared: Mapping[str, Sequence[str]]) -> dict[str, list[str]]:
+        """Return the classes of each label column; regression columns have none."""
         names = {}
-        for column in self.labels:
+        for column, kind in self.label_types.items():
             if column in declared:
                 names[column] = list(declared[column])
             else:
-                values = {s.labels[column] for s in self.samples if s.labels[column] is not None}
-                names[column] = sorted(values)
-            if len(names[column]) < 2:
+                values = [sample.labels[column] for sample in self.samples]
+                names[column] = label_classes(values, kind)
+            least = {"multiclass": 2, "multilabel": 1, "regression": 0}[kind]
+            if len(names[column]) < least:
                 raise ConfigError(
                     f"label column {column!r} in {self.manifest} has {len(names[column])} "
-                    "class(es); a classification task needs at least 2"
+                    f"class(es); a {kind} task needs at least {least}"
                 )
         return names
 
@@ -336,6 +355,7 @@ class MultimodalDataModule(L.LightningDataModule):
             self.datasets[split] = ManifestDataset(
                 self.splits[split],
                 self.class_names,
+                self.label_types,
                 self.read_modalities,
                 image=image if IMAGE in self.modalities else None,
                 audio=audio if AUDIO in self.modalities else None,

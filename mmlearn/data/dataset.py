@@ -7,13 +7,11 @@ from typing import Any
 
 from torch.utils.data import Dataset
 
+from mmlearn.data.labels import label_target
 from mmlearn.data.manifest import Sample
 from mmlearn.data.processors import AudioProcessor, ImageProcessor
 from mmlearn.errors import MediaDecodeError
 from mmlearn.modalities import AUDIO, IMAGE, TEXT
-
-MISSING_LABEL = -1
-"""Target value of a sample with no label for a task; losses and metrics ignore it."""
 
 
 class ManifestDataset(Dataset):
@@ -25,6 +23,8 @@ class ManifestDataset(Dataset):
         Validated manifest rows.
     class_names:
         For each label column, its classes; a label becomes its index in that list.
+    label_types:
+        For each label column, its type; see ``mmlearn.data.labels`` for the targets.
     modalities:
         The modalities to load; the others are treated as absent.
     image, audio:
@@ -37,6 +37,7 @@ class ManifestDataset(Dataset):
         self,
         samples: Sequence[Sample],
         class_names: Mapping[str, Sequence[str]],
+        label_types: Mapping[str, str],
         modalities: Sequence[str],
         image: ImageProcessor | None = None,
         audio: AudioProcessor | None = None,
@@ -47,6 +48,7 @@ class ManifestDataset(Dataset):
         self.image = image
         self.audio = audio
         self.skip_errors = skip_errors
+        self.label_types = dict(label_types)
         self.class_index = {
             column: {name: index for index, name in enumerate(names)}
             for column, names in class_names.items()
@@ -82,9 +84,7 @@ class ManifestDataset(Dataset):
                 },
             }
         item["targets"] = {
-            column: MISSING_LABEL
-            if sample.labels.get(column) is None
-            else index[sample.labels[column]]
-            for column, index in self.class_index.items()
+            column: label_target(sample.labels.get(column), kind, self.class_index[column])
+            for column, kind in self.label_types.items()
         }
         return item

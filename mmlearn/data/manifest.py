@@ -7,7 +7,9 @@ A manifest has one row per sample with these columns:
   files. Relative paths resolve against the manifest's folder. An empty value or a
   missing key means the sample lacks that modality, but every sample needs one or more;
 - one column per label (for example ``category``). An empty value means the sample has
-  no label for that task, so that task's loss and metrics leave it out;
+  no label for that task, so that task's loss and metrics leave it out. A column's
+  task type sets what a value may be (see ``mmlearn.data.labels``): one class, a list
+  of classes, or a number;
 - ``split``: ``train``, ``val``, ``test`` or ``predict``, unless each split has a file.
 
 Validation runs once at set-up and reports every invalid row in one error.
@@ -22,6 +24,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from mmlearn.data.labels import parse_label
 from mmlearn.errors import ManifestError, RowProblem
 from mmlearn.modalities import AUDIO, IMAGE, TEXT
 
@@ -39,10 +42,13 @@ class Sample:
     text: str | None = None
     image: Path | None = None
     audio: Path | None = None
-    labels: dict[str, str | None] = field(default_factory=dict)
+    labels: dict[str, str | list[str] | float | None] = field(default_factory=dict)
+    """Parsed labels per column: a class name, a list of them, or a number."""
     split: str | None = None
     outside_root: list[str] = field(default_factory=list)
     """Media columns whose relative path leads out of the data root."""
+    label_errors: list[str] = field(default_factory=list)
+    """Reasons why label cells could not be parsed for their column's type."""
     parse_error: str | None = None
     """The reason the row could not be parsed. Such a row has no other fields."""
 
@@ -108,6 +114,27 @@ def _clean(value: object) -> str | None:
     return text or None
 
 
+def _clean_label(value: object) -> str | list[str] | None:
+    """Like ``_clean``, but keep a JSON list (a multilabel cell) as a list of strings."""
+    if isinstance(value, list):
+        return [text for text in (_clean(item) for item in value) if text is not None]
+    return _clean(value)
+
+
+def _parse_labels(
+    record: dict[str, object], label_types: Mapping[str, str]
+) -> tuple[dict[str, str | list[str] | float | None], list[str]]:
+    labels: dict[str, str | list[str] | float | None] = {}
+    errors = []
+    for column, kind in label_types.items():
+        try:
+            labels[column] = parse_label(_clean_label(record.get(column)), kind)
+        except ValueError as error:
+            labels[column] = None
+            errors.append(f"column {column!r}: {error}")
+    return labels, errors
+
+
 def _check_columns(path: Path, columns: Sequence[str], required: Iterable[str]) -> None:
     missing = [name for name in required if name not in columns]
     if not missing:
@@ -127,10 +154,13 @@ def read_manifest(
     label_columns: Sequence[str] = (),
     split_column: str | None = None,
     root: str | Path | None = None,
+    label_types: Mapping[str, str] | None = None,
 ) -> list[Sample]:
     """Parse a manifest into samples, checking its columns but not its files or labels.
 
     Relative media paths resolve against ``root``, by default the manifest's folder.
+    Labels are parsed by their column's type in ``label_types`` (``multiclass`` when
+    not listed); a cell that does not fit is recorded in ``Sample.label_errors``.
 
     A malformed JSONL line becomes a sample with ``parse_error`` set, so that
     ``find_problems`` reports it together with every other invalid row.
@@ -142,6 +172,7 @@ def read_manifest(
         split column) is missing.
     """
     path = Path(path)
+    types = {column: (label_types or {}).get(column, "multiclass") for column in label_columns}
     columns, rows, bad_lines = _read_rows(path)
     required = ["id", *label_columns] + ([split_column] if split_column else [])
     _check_columns(path, columns, required)
@@ -162,6 +193,7 @@ def read_manifest(
             if relative and not (root / value).resolve().is_relative_to(resolved_root):
                 outside_root.append(name)
         raw_text = record.get(TEXT)
+        labels, label_errors = _parse_labels(record, types)
         samples.append(
             Sample(
                 id=_clean(record.get("id")) or "",
@@ -170,9 +202,10 @@ def read_manifest(
                 text=None if raw_text is None or not str(raw_text).strip() else str(raw_text),
                 image=media[IMAGE],
                 audio=media[AUDIO],
-                labels={name: _clean(record.get(name)) for name in label_columns},
+                labels=labels,
                 split=_clean(record.get(split_column)) if split_column else None,
                 outside_root=outside_root,
+                label_errors=label_errors,
             )
         )
     if bad_lines:
@@ -191,8 +224,9 @@ def find_problems(
     Checks for a missing or duplicate id and for a row with no modality. Checks media
     paths: a relative path may not lead out of the data root, and the files of the
     ``file_columns`` (the modalities a model reads) must exist.
-    Checks for an unknown split name, and for a label outside its declared classes in
-    the label columns whose classes are given.
+    Checks for an unknown split name, for a label that does not fit its column's
+    type, and for a label outside its declared classes in the label columns whose
+    classes are given.
     """
     problems: list[RowProblem] = []
     first_row_of_id: dict[str, int] = {}
@@ -224,12 +258,17 @@ def find_problems(
                 report(f"{name} file not found: {file}")
         if sample.split is not None and sample.split not in SPLITS:
             report(f"unknown split {sample.split!r}; use one of {list(SPLITS)}")
+        for reason in sample.label_errors:
+            report(reason)
         for column, allowed in (classes or {}).items():
             value = sample.labels.get(column)
-            if allowed is not None and value is not None and value not in allowed:
-                close = difflib.get_close_matches(value, list(allowed), n=1)
-                hint = f" (did you mean {close[0]!r}?)" if close else ""
-                report(f"label {value!r} in column {column!r} is not a declared class{hint}")
+            if allowed is None or value is None or isinstance(value, float):
+                continue
+            for name in value if isinstance(value, list) else [value]:
+                if name not in allowed:
+                    close = difflib.get_close_matches(name, list(allowed), n=1)
+                    hint = f" (did you mean {close[0]!r}?)" if close else ""
+                    report(f"label {name!r} in column {column!r} is not a declared class{hint}")
     return problems
 
 
@@ -240,9 +279,10 @@ def load_manifest(
     classes: Mapping[str, Sequence[str] | None] | None = None,
     file_columns: Sequence[str] = MEDIA_COLUMNS,
     root: str | Path | None = None,
+    label_types: Mapping[str, str] | None = None,
 ) -> list[Sample]:
     """Read and validate a manifest, raising one ``ManifestError`` that lists every bad row."""
-    samples = read_manifest(path, label_columns, split_column, root)
+    samples = read_manifest(path, label_columns, split_column, root, label_types)
     problems = find_problems(samples, classes, file_columns)
     if problems:
         raise ManifestError(str(path), problems)

@@ -24,12 +24,12 @@ from mmlearn.models.fusion import (
     LowRankTensorFusion,
     PooledFusion,
 )
-from mmlearn.models.heads import ClassificationHead
+from mmlearn.models.heads import LinearHead
 from mmlearn.models.multimodal import MultimodalModel
 
 
 def build_fusion(
-    config: FusionConfig, modalities: list[str], dim: int, num_classes: Mapping[str, int]
+    config: FusionConfig, modalities: list[str], dim: int, head_sizes: Mapping[str, int]
 ) -> nn.Module:
     """Build the fusion strategy that ``config.kind`` names over ``modalities``."""
     hidden, dropout = config.hidden_dim, config.dropout
@@ -46,7 +46,7 @@ def build_fusion(
     if config.kind == "low_rank":
         return LowRankTensorFusion(modalities, dim, hidden, dropout, config.rank)
     if config.kind == "late":
-        return LateFusion(modalities, dim, num_classes, dropout, config.late_weights)
+        return LateFusion(modalities, dim, head_sizes, dropout, config.late_weights)
     raise ValueError(
         f"invalid fusion kind {config.kind!r}; use concat, mean, sum, gated, attention, "
         "low_rank or late"
@@ -54,7 +54,7 @@ def build_fusion(
 
 
 def build_multimodal_model(
-    num_classes: Mapping[str, int],
+    head_sizes: Mapping[str, int],
     text_encoder: TextEncoderConfig | None = None,
     image_encoder: ImageEncoderConfig | None = None,
     audio_encoder: AudioEncoderConfig | None = None,
@@ -67,8 +67,9 @@ def build_multimodal_model(
 ) -> MultimodalModel:
     """Build encoders for the modalities that have settings, the fusion and one head per task.
 
-    ``num_classes`` maps each task name to its class count. ``unimodal_heads`` adds a
-    head per modality and task on that modality's feature alone. Late fusion has its
+    ``head_sizes`` maps each task that needs a head to its output width.
+    ``unimodal_heads`` adds a head per modality and task on that modality's feature
+    alone. Late fusion has its
     own heads per modality, so the model gets no heads on the fused vector.
     """
     encoders: dict[str, nn.Module] = {}
@@ -82,19 +83,16 @@ def build_multimodal_model(
         encoders[AUDIO] = build_audio_encoder(audio_encoder, n_mels)
     if not encoders:
         raise ValueError("set at least one of text_encoder, image_encoder and audio_encoder")
-    fusion_module = build_fusion(fusion or FusionConfig(), list(encoders), embed_dim, num_classes)
+    fusion_module = build_fusion(fusion or FusionConfig(), list(encoders), embed_dim, head_sizes)
     heads = {}
     if not isinstance(fusion_module, LateFusion):
         heads = {
-            task: ClassificationHead(fusion_module.output_dim, count)
-            for task, count in num_classes.items()
+            task: LinearHead(fusion_module.output_dim, size) for task, size in head_sizes.items()
         }
     per_modality = None
     if unimodal_heads:
         per_modality = {
-            name: {
-                task: ClassificationHead(embed_dim, count) for task, count in num_classes.items()
-            }
+            name: {task: LinearHead(embed_dim, size) for task, size in head_sizes.items()}
             for name in encoders
         }
     return MultimodalModel(

@@ -6,13 +6,16 @@ import torch
 from torch import nn
 
 
-class ClassificationHead(nn.Module):
-    """A linear classifier. Inputs: (B, input_dim). Returns: logits (B, num_classes)."""
+class LinearHead(nn.Module):
+    """A linear layer after dropout: class logits, or one value for regression.
 
-    def __init__(self, input_dim: int, num_classes: int, dropout: float = 0.0):
+    Inputs: (B, input_dim). Returns: (B, output_dim).
+    """
+
+    def __init__(self, input_dim: int, output_dim: int, dropout: float = 0.0):
         super().__init__()
         self.dropout = nn.Dropout(dropout)
-        self.linear = nn.Linear(input_dim, num_classes)
+        self.linear = nn.Linear(input_dim, output_dim)
 
     def forward(self, fused: torch.Tensor) -> torch.Tensor:
         return self.linear(self.dropout(fused))

@@ -2,39 +2,47 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Any
+
 import torch
-from torch import nn
 from torch.nn import functional as F
 from torchmetrics import MetricCollection
 from torchmetrics.classification import MulticlassAccuracy, MulticlassF1Score
 
-from mmlearn.data.dataset import MISSING_LABEL
+from mmlearn.data.labels import MISSING_LABEL
+from mmlearn.tasks.base import Task
 
 
-class ClassificationTask(nn.Module):
-    """Loss and metrics of one multiclass task; targets equal to -1 are ignored."""
+class ClassificationTask(Task):
+    """One class per sample. Targets: long (B,), -1 where unlabelled.
+
+    Logs ``acc`` (micro accuracy) and ``f1`` (macro F1 over the classes).
+    """
 
     metric_names = ("acc", "f1")
 
-    def __init__(self, num_classes: int, label_smoothing: float = 0.0):
-        super().__init__()
+    def __init__(self, name: str, column: str, num_classes: int, label_smoothing: float = 0.0):
+        super().__init__(name, column)
         self.num_classes = num_classes
+        self.head_size = num_classes
         self.label_smoothing = label_smoothing
 
-    def loss(self, logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
-        """Return the mean cross-entropy over labelled rows, computed in float32.
+    def labelled(self, targets: torch.Tensor) -> torch.Tensor:
+        return targets != MISSING_LABEL
 
-        A batch with no labelled row gives 0, still attached to the graph.
-        """
-        labelled = targets != MISSING_LABEL
-        if not bool(labelled.any()):
-            return logits.float().sum() * 0.0
+    def without(self, targets: torch.Tensor, rows: torch.Tensor) -> torch.Tensor:
+        return targets.masked_fill(rows, MISSING_LABEL)
+
+    def loss(self, prediction: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+        rows = self.labelled(targets)
+        if not bool(rows.any()):
+            return self.zero(prediction)
         return F.cross_entropy(
-            logits[labelled].float(), targets[labelled], label_smoothing=self.label_smoothing
+            prediction[rows].float(), targets[rows], label_smoothing=self.label_smoothing
         )
 
     def make_metrics(self, prefix: str) -> MetricCollection:
-        """Return fresh accuracy and macro-F1 metrics whose logged keys start with ``prefix``."""
         return MetricCollection(
             {
                 "acc": MulticlassAccuracy(
@@ -46,3 +54,12 @@ class ClassificationTask(nn.Module):
             },
             prefix=prefix,
         )
+
+    def predict(self, prediction: torch.Tensor, class_names: Sequence[str]) -> list[dict[str, Any]]:
+        """Return the class with the highest probability, and that probability."""
+        probabilities = prediction.float().softmax(dim=-1)
+        confidence, index = probabilities.max(dim=-1)
+        return [
+            {self.name: class_names[i], f"{self.name}_probability": round(p, 6)}
+            for i, p in zip(index.tolist(), confidence.tolist(), strict=True)
+        ]

@@ -12,13 +12,12 @@ from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint
 from lightning.pytorch.utilities import rank_zero_warn
 from torch import nn
 
-from mmlearn.data.dataset import MISSING_LABEL
 from mmlearn.errors import ConfigError
 from mmlearn.modalities import AUDIO, IMAGE, TEXT
 from mmlearn.models.builder import build_multimodal_model
 from mmlearn.models.encoders import AudioEncoderConfig, ImageEncoderConfig, TextEncoderConfig
 from mmlearn.models.fusion import FusionConfig
-from mmlearn.tasks import ClassificationTask, TaskConfig
+from mmlearn.tasks import TaskConfig, build_task
 from mmlearn.training.optim import OptimizerConfig, build_optimizer
 from mmlearn.training.weighting import WeightingConfig, build_weighting
 
@@ -34,7 +33,7 @@ def _as_config(kind: type[ConfigT], value: ConfigT | Mapping[str, Any] | None) -
 
 
 class MultimodalModule(L.LightningModule):
-    """Train, validate and test a fused multimodal model on weighted classification tasks.
+    """Train, validate and test a fused multimodal model on several weighted tasks.
 
     Parameters
     ----------
@@ -125,8 +124,15 @@ class MultimodalModule(L.LightningModule):
                 "optimizer": dataclasses.asdict(self.optimizer_config),
             }
         )
+        self.task_modules = nn.ModuleDict(
+            {task.name: build_task(task, self.class_names) for task in self.tasks}
+        )
         self.model = build_multimodal_model(
-            {task.name: len(self.class_names[task.column]) for task in self.tasks},
+            {
+                name: task.head_size
+                for name, task in self.task_modules.items()
+                if task.head_size is not None
+            },
             self.text_config,
             self.image_config,
             self.audio_config,
@@ -144,12 +150,6 @@ class MultimodalModule(L.LightningModule):
             self.model.fusion,
         )
         self._freeze_encoders()
-        self.task_modules = nn.ModuleDict(
-            {
-                task.name: ClassificationTask(len(self.class_names[task.column]))
-                for task in self.tasks
-            }
-        )
         for stage in STAGES:
             collections = {
                 task.name: self.task_modules[task.name].make_metrics(f"{stage}/{task.name}/")
@@ -167,9 +167,18 @@ class MultimodalModule(L.LightningModule):
         names = [task.name for task in self.tasks]
         if len(set(names)) != len(names):
             raise ConfigError(f"model.tasks has duplicate names: {names}")
+        modalities = list(self._encoder_settings())
         for task in self.tasks:
             if "." in task.name or "/" in task.name:
                 raise ConfigError(f"invalid task name {task.name!r}: it may not contain '.' or '/'")
+            if not task.supervised:
+                pair = list(task.modalities or [])
+                if len(pair) != 2 or pair[0] == pair[1] or not set(pair) <= set(modalities):
+                    raise ConfigError(
+                        f"contrastive task {task.name!r} needs two different modalities the "
+                        f"model encodes ({modalities}) in its modalities, got {pair}"
+                    )
+                continue
             if task.column not in self.class_names:
                 raise ConfigError(
                     f"task {task.name!r} predicts label column {task.column!r}, which the data "
@@ -205,7 +214,8 @@ class MultimodalModule(L.LightningModule):
             for task in self.tasks:
                 keys.append(f"{stage}/{task.name}/loss")
                 keys += [
-                    f"{stage}/{task.name}/{metric}" for metric in ClassificationTask.metric_names
+                    f"{stage}/{task.name}/{metric}"
+                    for metric in self.task_modules[task.name].metric_names
                 ]
         return keys
 
@@ -246,27 +256,23 @@ class MultimodalModule(L.LightningModule):
         on_step = stage == "train"
         sync = stage != "train"
         losses, has_labels = {}, {}
-        for task in self.tasks:
-            logits = outputs["logits"][task.name]
-            targets = batch["targets"][task.column]
-            losses[task.name] = self.task_modules[task.name].loss(logits, targets)
-            labelled = targets >= 0
-            count = int(labelled.sum())
-            has_labels[task.name] = count > 0
+        for name, task in self.task_modules.items():
+            prediction = task.prediction(outputs)
+            targets = task.targets(batch)
+            losses[name] = loss = task.loss(prediction, targets)
+            count = int(task.labelled(targets).sum())
+            has_labels[name] = count > 0
             if count == 0:
                 continue
-            loss = losses[task.name]
             self.log(
-                f"{stage}/{task.name}/loss",
+                f"{stage}/{name}/loss",
                 loss,
                 on_step=False,
                 on_epoch=True,
                 batch_size=count,
                 sync_dist=sync,
             )
-            collection = metrics[task.name]
-            collection.update(logits[labelled].detach(), targets[labelled])
-            self.log_dict(collection, on_step=False, on_epoch=True)
+            task.update_metrics(metrics[name], prediction, targets)
         weighted = self.loss_weighting(losses, has_labels)
         total = weighted.total
         if stage == "train":
@@ -315,10 +321,13 @@ class MultimodalModule(L.LightningModule):
         for name, logits_per_task in outputs["unimodal_logits"].items():
             present = batch["present"][name]
             loss = torch.zeros((), device=self.device)
-            for task in self.tasks:
-                targets = batch["targets"][task.column].masked_fill(~present, MISSING_LABEL)
-                task_loss = self.task_modules[task.name].loss(logits_per_task[task.name], targets)
-                loss = loss + task.weight * task_loss
+            for config in self.tasks:
+                if config.name not in logits_per_task:
+                    continue  # a task without a head, such as a contrastive one
+                task = self.task_modules[config.name]
+                targets = task.without(task.targets(batch), ~present)
+                prediction = task.prediction({"logits": logits_per_task})
+                loss = loss + config.weight * task.loss(prediction, targets)
             losses.append(loss)
         return torch.stack(losses).mean()
 
@@ -335,8 +344,28 @@ class MultimodalModule(L.LightningModule):
     def on_predict_start(self) -> None:
         self._warn_if_untrained("predict")
 
+    def _log_epoch_metrics(self, stage: str) -> None:
+        """Log the stage's metrics over the epoch, then reset them.
+
+        Metrics are computed here rather than handed to ``self.log`` because some return
+        several values (per-class F1, recall at several k). torchmetrics has already
+        gathered their state from every process, so the values need no further sync.
+        """
+        for collection in getattr(self, f"{stage}_metrics").values():
+            # A task with no labelled sample this epoch on this process logs nothing.
+            if any(metric.update_count for metric in collection.values()):
+                self.log_dict(collection.compute())
+            collection.reset()
+
     def on_train_epoch_end(self) -> None:
+        self._log_epoch_metrics("train")
         self.loss_weighting.end_epoch()
+
+    def on_validation_epoch_end(self) -> None:
+        self._log_epoch_metrics("val")
+
+    def on_test_epoch_end(self) -> None:
+        self._log_epoch_metrics("test")
 
     def on_train_start(self) -> None:
         # The sanity check runs validation batches before training; drop their state.
@@ -353,18 +382,22 @@ class MultimodalModule(L.LightningModule):
         return self.model_step(batch, "test")
 
     def predict_step(self, batch: Mapping[str, Any], batch_idx: int) -> list[dict[str, Any]]:
-        """Return one record per sample: its id and, per task, the class and its probability."""
+        """Return one record per sample: its id and each supervised task's prediction.
+
+        A multiclass task gives its class and probability, a multilabel task its
+        classes and every class's probability, a regression task its value.
+        """
         if not batch["ids"]:
             return []
         outputs = self.model(batch)
         records: list[dict[str, Any]] = [{"id": sample_id} for sample_id in batch["ids"]]
-        for task in self.tasks:
-            probabilities = outputs["logits"][task.name].float().softmax(dim=-1)
-            confidence, index = probabilities.max(dim=-1)
-            names = self.class_names[task.column]
-            for record, i, p in zip(records, index.tolist(), confidence.tolist(), strict=True):
-                record[task.name] = names[i]
-                record[f"{task.name}_probability"] = round(p, 6)
+        for config in self.tasks:
+            if not config.supervised:
+                continue
+            task = self.task_modules[config.name]
+            predicted = task.predict(task.prediction(outputs), self.class_names[config.column])
+            for record, fields in zip(records, predicted, strict=True):
+                record.update(fields)
         return records
 
     def configure_optimizers(self) -> dict[str, Any]:

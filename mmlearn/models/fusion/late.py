@@ -9,7 +9,7 @@ import torch
 from torch import nn
 
 from mmlearn.models.fusion.base import FusionOutput, stack_present
-from mmlearn.models.heads import ClassificationHead
+from mmlearn.models.heads import LinearHead
 
 
 class LateFusion(nn.Module):
@@ -29,7 +29,7 @@ class LateFusion(nn.Module):
         self,
         modalities: Sequence[str],
         dim: int,
-        num_classes: Mapping[str, int],
+        head_sizes: Mapping[str, int],
         dropout: float = 0.1,
         weights: Literal["learned", "fixed"] = "learned",
     ):
@@ -40,10 +40,7 @@ class LateFusion(nn.Module):
         self.heads = nn.ModuleDict(
             {
                 name: nn.ModuleDict(
-                    {
-                        task: ClassificationHead(dim, count, dropout)
-                        for task, count in num_classes.items()
-                    }
+                    {task: LinearHead(dim, size, dropout) for task, size in head_sizes.items()}
                 )
                 for name in self.modalities
             }
