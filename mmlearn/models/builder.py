@@ -74,10 +74,17 @@ def build_multimodal_model(
     """
     encoders: dict[str, nn.Module] = {}
     if text_encoder is not None:
-        encoders[TEXT] = HFTextEncoder(text_encoder.model_name_or_path, text_encoder.pooling)
+        encoders[TEXT] = HFTextEncoder(
+            text_encoder.model_name_or_path,
+            text_encoder.pooling,
+            text_encoder.gradient_checkpointing,
+        )
     if image_encoder is not None:
         encoders[IMAGE] = TorchvisionImageEncoder(
-            image_encoder.name, image_encoder.weights_path, image_size
+            image_encoder.name,
+            image_encoder.weights_path,
+            image_size,
+            image_encoder.frozen_batch_norm,
         )
     if audio_encoder is not None:
         encoders[AUDIO] = build_audio_encoder(audio_encoder, n_mels)

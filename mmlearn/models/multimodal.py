@@ -88,6 +88,8 @@ class MultimodalModel(nn.Module):
         if name == IMAGE:
             return encoder(inputs["pixels"])
         if name == AUDIO:
+            if getattr(encoder, "reads_waveform", False):
+                return encoder(inputs["waveform"], inputs["lengths"])
             return encoder(inputs["features"], inputs["frame_lengths"])
         return encoder(**inputs)
 

@@ -1,10 +1,12 @@
-"""Audio encoders over log-mel features: a small CNN and a GRU/LSTM variant."""
+"""Audio encoders over log-mel features (a small CNN, a GRU or LSTM), and their builder."""
 
 from __future__ import annotations
 
 import torch
 from torch import nn
 
+from mmlearn.errors import ConfigError
+from mmlearn.models.encoders.audio_transformers import HFAudioEncoder
 from mmlearn.models.encoders.config import AudioEncoderConfig
 
 
@@ -98,6 +100,13 @@ class AudioRNNEncoder(nn.Module):
 
 def build_audio_encoder(config: AudioEncoderConfig, n_mels: int) -> nn.Module:
     """Build the audio encoder that ``config.kind`` names."""
+    if config.kind == "transformers":
+        if config.model_name_or_path is None:
+            raise ConfigError(
+                "audio_encoder.kind transformers needs audio_encoder.model_name_or_path, "
+                "a local folder with a wav2vec2-style model"
+            )
+        return HFAudioEncoder(config.model_name_or_path)
     if config.kind == "cnn":
         return AudioCNNEncoder(n_mels, tuple(config.channels), config.dropout)
     return AudioRNNEncoder(

@@ -10,14 +10,18 @@ from typing import Literal
 class TextEncoderConfig:
     """A Hugging Face text model.
 
-    ``model_name_or_path`` is a Hub name or a local folder. ``pooling`` is ``cls`` or
-    ``mean`` over non-padding tokens. ``lr`` overrides the optimizer's learning rate for
+    ``model_name_or_path`` is a Hub name or a local folder. ``pooling`` is ``cls``,
+    ``mean`` over non-padding tokens, or ``attention`` (a learned score per token,
+    softmaxed over non-padding tokens). ``gradient_checkpointing`` recomputes
+    activations in the backward pass, trading about a third more compute for much
+    less memory on long texts. ``lr`` overrides the optimizer's learning rate for
     this encoder, and ``freeze`` keeps its weights fixed. A frozen encoder still
     applies its dropout in training mode.
     """
 
     model_name_or_path: str = "sentence-transformers/all-MiniLM-L6-v2"
-    pooling: Literal["cls", "mean"] = "mean"
+    pooling: Literal["cls", "mean", "attention"] = "mean"
+    gradient_checkpointing: bool = False
     lr: float | None = None
     freeze: bool = False
 
@@ -28,23 +32,30 @@ class ImageEncoderConfig:
 
     ``name`` is any name that ``torchvision.models.get_model`` accepts. ``weights_path``
     is a local state-dict file; without one the backbone starts from random weights.
+    ``frozen_batch_norm`` fixes every batch-norm layer's statistics and affine
+    parameters, which keeps pretrained statistics intact when batches are small.
     """
 
     name: str = "resnet18"
     weights_path: str | None = None
+    frozen_batch_norm: bool = False
     lr: float | None = None
     freeze: bool = False
 
 
 @dataclass
 class AudioEncoderConfig:
-    """An encoder over log-mel features: a small CNN, or a GRU or LSTM over frames.
+    """An audio encoder: over log-mel features, or a transformers model over waveforms.
 
+    ``kind`` is ``cnn`` (a small CNN), ``gru`` or ``lstm`` (bidirectional, over frames),
+    all over log-mel features, or ``transformers``: a wav2vec2-style model from
+    ``model_name_or_path`` (a local folder or Hub name) over the 16 kHz waveform.
     ``channels`` are the CNN's widths per block; ``hidden_size`` and ``num_layers``
-    configure the recurrent variants, which are bidirectional.
+    configure the recurrent variants.
     """
 
-    kind: Literal["cnn", "gru", "lstm"] = "cnn"
+    kind: Literal["cnn", "gru", "lstm", "transformers"] = "cnn"
+    model_name_or_path: str | None = None
     channels: tuple[int, ...] = (32, 64, 128)
     hidden_size: int = 128
     num_layers: int = 2

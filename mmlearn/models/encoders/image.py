@@ -7,11 +7,27 @@ from pathlib import Path
 import torch
 import torchvision
 from torch import nn
+from torchvision.ops import FrozenBatchNorm2d
 
 from mmlearn.errors import ConfigError
 
 # Attribute names under which torchvision backbones keep their final classifier.
 _CLASSIFIER_ATTRIBUTES = ("fc", "classifier", "heads", "head")
+
+
+def _freeze_batch_norm(module: nn.Module) -> None:
+    """Replace each ``BatchNorm2d`` below ``module`` by a ``FrozenBatchNorm2d`` with its values."""
+    for name, child in module.named_children():
+        if isinstance(child, nn.BatchNorm2d):
+            frozen = FrozenBatchNorm2d(child.num_features, eps=child.eps)
+            # Layers without affine parameters or running statistics keep the identity.
+            for key in ("weight", "bias", "running_mean", "running_var"):
+                value = getattr(child, key)
+                if value is not None:
+                    getattr(frozen, key).copy_(value.detach())
+            setattr(module, name, frozen)
+        else:
+            _freeze_batch_norm(child)
 
 
 class TorchvisionImageEncoder(nn.Module):
@@ -28,12 +44,19 @@ class TorchvisionImageEncoder(nn.Module):
         backbone starts from random weights; nothing is downloaded.
     image_size:
         Input side in pixels, used once to measure the feature width.
+    frozen_batch_norm:
+        Replace every ``BatchNorm2d`` with torchvision's ``FrozenBatchNorm2d``, which
+        keeps the (loaded) statistics and affine parameters fixed in training.
 
     Inputs: ``pixels`` (B, 3, H, W). Returns: (B, output_dim).
     """
 
     def __init__(
-        self, name: str = "resnet18", weights_path: str | None = None, image_size: int = 96
+        self,
+        name: str = "resnet18",
+        weights_path: str | None = None,
+        image_size: int = 96,
+        frozen_batch_norm: bool = False,
     ):
         super().__init__()
         available = torchvision.models.list_models(module=torchvision.models)
@@ -54,6 +77,8 @@ class TorchvisionImageEncoder(nn.Module):
                 raise ConfigError(
                     f"the weights in {path} do not match torchvision's {name}: {error}"
                 ) from error
+        if frozen_batch_norm:
+            _freeze_batch_norm(self.backbone)
         for attribute in _CLASSIFIER_ATTRIBUTES:
             if hasattr(self.backbone, attribute):
                 setattr(self.backbone, attribute, nn.Identity())

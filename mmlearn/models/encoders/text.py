@@ -12,14 +12,22 @@ from mmlearn.hub import describe_missing_model, hub_offline, resolve_pretrained
 class HFTextEncoder(nn.Module):
     """Encode tokens with a transformers model and pool them to one vector per sample.
 
+    ``pooling`` is ``cls`` (the first token), ``mean`` (over non-padding tokens) or
+    ``attention`` (a learned linear score per token, softmaxed over non-padding
+    tokens). ``gradient_checkpointing`` turns on the model's own checkpointing.
+
     Inputs: ``input_ids`` and ``attention_mask``, (B, T).
     Returns: (B, output_dim), where ``output_dim`` is the model's hidden size.
     """
 
-    def __init__(self, model_name_or_path: str, pooling: str = "mean"):
+    POOLINGS = ("cls", "mean", "attention")
+
+    def __init__(
+        self, model_name_or_path: str, pooling: str = "mean", gradient_checkpointing: bool = False
+    ):
         super().__init__()
-        if pooling not in ("cls", "mean"):
-            raise ValueError(f"invalid text pooling {pooling!r}; use 'cls' or 'mean'")
+        if pooling not in self.POOLINGS:
+            raise ValueError(f"invalid text pooling {pooling!r}; use one of {self.POOLINGS}")
         try:
             self.model = AutoModel.from_pretrained(
                 resolve_pretrained(model_name_or_path), local_files_only=hub_offline()
@@ -28,12 +36,24 @@ class HFTextEncoder(nn.Module):
             raise describe_missing_model(model_name_or_path, error) from error
         # from_pretrained returns the model in eval mode; training mode is the module default.
         self.model.train()
+        if gradient_checkpointing:
+            if not self.model.supports_gradient_checkpointing:
+                raise ValueError(
+                    f"{model_name_or_path} does not support gradient checkpointing; "
+                    "set text_encoder.gradient_checkpointing to false"
+                )
+            self.model.gradient_checkpointing_enable()
         self.pooling = pooling
         self.output_dim = int(self.model.config.hidden_size)
+        self.score = nn.Linear(self.output_dim, 1) if pooling == "attention" else None
 
     def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
         hidden = self.model(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
         if self.pooling == "cls":
             return hidden[:, 0]
+        if self.score is not None:
+            scores = self.score(hidden).squeeze(-1).masked_fill(attention_mask == 0, float("-inf"))
+            weights = scores.softmax(dim=-1).unsqueeze(-1)
+            return (hidden * weights).sum(dim=1)
         mask = attention_mask.unsqueeze(-1).to(hidden.dtype)
         return (hidden * mask).sum(dim=1) / mask.sum(dim=1).clamp(min=1.0)
