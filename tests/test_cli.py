@@ -233,7 +233,7 @@ def test_fit_and_test_on_real_stamps(tmp_path: Path):
     assert 0.0 <= float(test.trainer.callback_metrics["test/category/acc"]) <= 1.0
 
 
-@pytest.mark.parametrize("kind", ["attention", "low_rank"])
+@pytest.mark.parametrize("kind", ["attention", "low_rank", "cross_attention"])
 def test_fusion_kind_from_the_command_line(tmp_path: Path, make_manifest, kind: str):
     config = write_config(tmp_path, make_manifest(per_split=4))
     cli = run_cli(
@@ -245,6 +245,7 @@ def test_fusion_kind_from_the_command_line(tmp_path: Path, make_manifest, kind: 
         == {
             "attention": "AttentionFusion",
             "low_rank": "LowRankTensorFusion",
+            "cross_attention": "CrossAttentionFusion",
         }[kind]
     )
     metrics = cli.trainer.callback_metrics

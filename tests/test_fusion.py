@@ -10,15 +10,47 @@ from mmlearn.models.builder import build_fusion
 from mmlearn.models.fusion import FusionConfig, FusionOutput, GatedFusion, LateFusion
 
 MODALITIES = ["text", "image", "audio"]
-KINDS = ["concat", "mean", "sum", "gated", "attention", "low_rank", "late"]
-WEIGHTED = ["mean", "gated", "attention", "late"]
+TOKEN_KINDS = ["attention_tokens", "cross_attention"]
+KINDS = ["concat", "mean", "sum", "gated", "attention", "low_rank", "late", *TOKEN_KINDS]
+WEIGHTED = ["mean", "gated", "attention", "late", "attention_tokens"]
 DIM, HIDDEN, CLASSES = 8, 16, {"category": 3, "colour": 2}
+
+
+class WithTokens(torch.nn.Module):
+    """Feed a token-reading fusion three tokens per modality, built from its features.
+
+    The third token is padding. Tokens follow the features, so a test that changes a
+    feature changes that modality's tokens too.
+    """
+
+    def __init__(self, fusion: torch.nn.Module):
+        super().__init__()
+        self.fusion = fusion
+        self.output_dim = fusion.output_dim
+        self.padding = torch.zeros(DIM)
+
+    def tokens(self, features):
+        result = {}
+        for name, x in features.items():
+            padding = self.padding.expand_as(x)
+            values = torch.stack([x, x.roll(1, dims=-1) * 0.5, padding], dim=1)
+            mask = torch.tensor([True, True, False]).expand(x.shape[0], -1)
+            result[name] = (values, mask)
+        return result
+
+    def forward(self, features, present) -> FusionOutput:
+        return self.fusion(features, present, self.tokens(features))
 
 
 def make_fusion(kind: str, **settings) -> torch.nn.Module:
     torch.manual_seed(0)
+    if kind == "attention_tokens":
+        kind, settings = "attention", {**settings, "tokens": True}
     config = FusionConfig(kind=kind, hidden_dim=HIDDEN, dropout=0.0, num_heads=2, **settings)
-    return build_fusion(config, MODALITIES, DIM, CLASSES).eval()
+    fusion = build_fusion(config, MODALITIES, DIM, CLASSES)
+    if config.uses_tokens:
+        fusion = WithTokens(fusion)
+    return fusion.eval()
 
 
 def make_inputs(batch_size: int = 4):
@@ -145,6 +177,28 @@ def test_gated_fusion_single_modality():
     # The fused vector is then the MLP of the image's tanh transform alone.
     transformed = fusion.transforms["image"](features["image"][:2])
     torch.testing.assert_close(output.fused, fusion.mlp(transformed))
+
+
+@pytest.mark.parametrize("kind", TOKEN_KINDS)
+def test_padding_tokens_change_nothing(kind: str):
+    fusion = make_fusion(kind)
+    features, present = make_inputs()
+    before = fusion(features, present)
+    fusion.padding = torch.full((DIM,), 50.0)
+    after = fusion(features, present)
+    torch.testing.assert_close(before.fused, after.fused)
+
+
+def test_cross_attention_without_the_query_modality():
+    fusion = make_fusion("cross_attention")
+    features, present = make_inputs()
+    # Row 2 has no text: it queries with the summary token alone, so text changes nothing.
+    shifted = dict(features, text=features["text"] - 30.0)
+    torch.testing.assert_close(
+        fusion(features, present).fused[2], fusion(shifted, present).fused[2]
+    )
+    with pytest.raises(ValueError, match="needs the query modality 'text'"):
+        build_fusion(FusionConfig(kind="cross_attention"), ["image", "audio"], DIM, CLASSES)
 
 
 def test_unknown_kind_is_rejected():

@@ -157,3 +157,37 @@ def test_modality_absent_from_whole_batch():
     outputs = model(batch)
     assert outputs["features"]["image"].shape == (2, 8)
     assert outputs["logits"]["category"].shape == (2, 3)
+
+
+def test_cross_attention_reads_encoder_tokens():
+    model = build_multimodal_model(
+        {"category": 3},
+        TextEncoderConfig(TEXT_MODEL),
+        ImageEncoderConfig("resnet18"),
+        AudioEncoderConfig("cnn", channels=(8, 16)),
+        embed_dim=32,
+        fusion=FusionConfig(kind="cross_attention", hidden_dim=32),
+        n_mels=16,
+        image_size=32,
+    )
+    batch = _batch()
+    _, tokens, mask = model.project_with_tokens("image", batch["image"], batch["present"]["image"])
+    # ResNet-18 at 32 pixels ends in a 1 x 1 map: one token per picture, none for row 1.
+    assert tokens.shape == (4, 1, 32)
+    assert mask[:, 0].tolist() == [True, False, True, True]
+    outputs = model(batch)
+    assert outputs["fused"].shape == (4, 32)
+    outputs["logits"]["category"].sum().backward()
+    assert model.encoders["audio"].blocks[0].weight.grad is not None
+
+
+def test_token_fusion_needs_a_backbone_with_avgpool():
+    with pytest.raises(ConfigError, match="'squeezenet1_0' has no avgpool layer"):
+        build_multimodal_model(
+            {"category": 3},
+            TextEncoderConfig(TEXT_MODEL),
+            ImageEncoderConfig("squeezenet1_0"),
+            embed_dim=8,
+            fusion=FusionConfig(kind="cross_attention", hidden_dim=8),
+            image_size=64,
+        )

@@ -6,6 +6,7 @@ from collections.abc import Mapping
 
 from torch import nn
 
+from mmlearn.errors import ConfigError
 from mmlearn.modalities import AUDIO, IMAGE, TEXT
 from mmlearn.models.encoders import (
     AudioEncoderConfig,
@@ -18,6 +19,7 @@ from mmlearn.models.encoders import (
 from mmlearn.models.fusion import (
     AttentionFusion,
     ConcatFusion,
+    CrossAttentionFusion,
     FusionConfig,
     GatedFusion,
     LateFusion,
@@ -33,23 +35,26 @@ def build_fusion(
 ) -> nn.Module:
     """Build the fusion strategy that ``config.kind`` names over ``modalities``."""
     hidden, dropout = config.hidden_dim, config.dropout
+    # The arguments that the MLP-based and the attention-based strategies share.
+    mlp_args = (modalities, dim, hidden, hidden, dropout)
+    attention_args = (*mlp_args, config.num_heads, config.num_layers)
     if config.kind == "concat":
-        return ConcatFusion(modalities, dim, hidden, hidden, dropout)
+        return ConcatFusion(*mlp_args)
     if config.kind in ("mean", "sum"):
-        return PooledFusion(modalities, dim, hidden, hidden, dropout, reduction=config.kind)
+        return PooledFusion(*mlp_args, reduction=config.kind)
     if config.kind == "gated":
-        return GatedFusion(modalities, dim, hidden, hidden, dropout)
+        return GatedFusion(*mlp_args)
     if config.kind == "attention":
-        return AttentionFusion(
-            modalities, dim, hidden, hidden, dropout, config.num_heads, config.num_layers
-        )
+        return AttentionFusion(*attention_args, tokens=config.tokens)
+    if config.kind == "cross_attention":
+        return CrossAttentionFusion(*attention_args, query_modality=config.query_modality)
     if config.kind == "low_rank":
         return LowRankTensorFusion(modalities, dim, hidden, dropout, config.rank)
     if config.kind == "late":
         return LateFusion(modalities, dim, head_sizes, dropout, config.late_weights)
     raise ValueError(
         f"invalid fusion kind {config.kind!r}; use concat, mean, sum, gated, attention, "
-        "low_rank or late"
+        "cross_attention, low_rank or late"
     )
 
 
@@ -90,7 +95,15 @@ def build_multimodal_model(
         encoders[AUDIO] = build_audio_encoder(audio_encoder, n_mels)
     if not encoders:
         raise ValueError("set at least one of text_encoder, image_encoder and audio_encoder")
-    fusion_module = build_fusion(fusion or FusionConfig(), list(encoders), embed_dim, head_sizes)
+    fusion = fusion or FusionConfig()
+    image = encoders.get(IMAGE)
+    if fusion.uses_tokens and isinstance(image, TorchvisionImageEncoder) and not image.has_tokens:
+        raise ConfigError(
+            f"fusion kind {fusion.kind!r} reads image tokens, but image backbone "
+            f"{image_encoder.name!r} has no avgpool layer to take them from; use a CNN "
+            "backbone such as resnet18"
+        )
+    fusion_module = build_fusion(fusion, list(encoders), embed_dim, head_sizes)
     heads = {}
     if not isinstance(fusion_module, LateFusion):
         heads = {

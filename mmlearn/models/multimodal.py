@@ -80,18 +80,23 @@ class MultimodalModel(nn.Module):
         """The modalities this model has an encoder for, in fusion order."""
         return list(self.encoders.keys())
 
-    def encode(self, name: str, inputs: Mapping[str, torch.Tensor]) -> torch.Tensor:
-        """Run the encoder of modality ``name`` on its inputs (``batch[name]``)."""
+    def encode(self, name: str, inputs: Mapping[str, torch.Tensor], with_tokens: bool = False):
+        """Run the encoder of modality ``name`` on its inputs (``batch[name]``).
+
+        Returns the pooled (B, C) features, or with ``with_tokens`` the encoder's
+        ``forward_with_tokens`` result: pooled features, tokens (B, T, C) and their mask.
+        """
         encoder = self.encoders[name]
+        run = encoder.forward_with_tokens if with_tokens else encoder
         if name == TEXT:
-            return encoder(inputs["input_ids"], inputs["attention_mask"])
+            return run(inputs["input_ids"], inputs["attention_mask"])
         if name == IMAGE:
-            return encoder(inputs["pixels"])
+            return run(inputs["pixels"])
         if name == AUDIO:
             if getattr(encoder, "reads_waveform", False):
-                return encoder(inputs["waveform"], inputs["lengths"])
-            return encoder(inputs["features"], inputs["frame_lengths"])
-        return encoder(**inputs)
+                return run(inputs["waveform"], inputs["lengths"])
+            return run(inputs["features"], inputs["frame_lengths"])
+        return run(**inputs)
 
     def project(self, name: str, inputs: Mapping[str, torch.Tensor], present: torch.Tensor):
         """Encode and project the samples that have modality ``name``; (B, dim).
@@ -109,10 +114,44 @@ class MultimodalModel(nn.Module):
         projected = self.projections[name](self.encode(name, subset))
         return projected.new_zeros(batch_size, self.dim).index_copy(0, index, projected)
 
+    def project_with_tokens(
+        self, name: str, inputs: Mapping[str, torch.Tensor], present: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Like ``project``, and also return the projected tokens (B, T, dim) and their mask.
+
+        Each token goes through the same projection as the pooled feature. The mask is
+        false for every token of a sample without the modality.
+        """
+        batch_size = present.shape[0]
+        index = present.nonzero().squeeze(1)
+        if index.numel() == 0:
+            zeros = torch.zeros(batch_size, 1, self.dim, device=present.device)
+            return (
+                zeros[:, 0],
+                zeros,
+                torch.zeros(batch_size, 1, dtype=torch.bool, device=present.device),
+            )
+        subset = {key: value[index] for key, value in inputs.items()}
+        pooled, tokens, mask = self.encode(name, subset, with_tokens=True)
+        pooled, tokens = self.projections[name](pooled), self.projections[name](tokens)
+        full_pooled = pooled.new_zeros(batch_size, self.dim).index_copy(0, index, pooled)
+        full_tokens = tokens.new_zeros(batch_size, *tokens.shape[1:]).index_copy(0, index, tokens)
+        full_mask = mask.new_zeros(batch_size, mask.shape[1]).index_copy(0, index, mask)
+        return full_pooled, full_tokens, full_mask
+
     def forward(self, batch: Mapping[str, Any]) -> dict[str, Any]:
         present = {name: batch["present"][name] for name in self.encoders}
-        features = {name: self.project(name, batch[name], present[name]) for name in self.encoders}
-        fusion = self.fusion(features, self.modality_dropout(present))
+        if getattr(self.fusion, "uses_tokens", False):
+            features, tokens = {}, {}
+            for name in self.encoders:
+                pooled, projected, mask = self.project_with_tokens(name, batch[name], present[name])
+                features[name], tokens[name] = pooled, (projected, mask)
+            fusion = self.fusion(features, self.modality_dropout(present), tokens)
+        else:
+            features = {
+                name: self.project(name, batch[name], present[name]) for name in self.encoders
+            }
+            fusion = self.fusion(features, self.modality_dropout(present))
         fused = fusion.fused
         logits = fusion.logits
         if logits is None:

@@ -8,19 +8,15 @@ from torch import nn
 from mmlearn.errors import ConfigError
 from mmlearn.models.encoders.audio_transformers import HFAudioEncoder
 from mmlearn.models.encoders.config import AudioEncoderConfig
-
-
-def _frame_mask(frame_lengths: torch.Tensor, frames: int) -> torch.Tensor:
-    """Return a (B, frames) bool mask that is true on frames that cover real audio."""
-    positions = torch.arange(frames, device=frame_lengths.device)
-    return positions.unsqueeze(0) < frame_lengths.unsqueeze(1)
+from mmlearn.models.encoders.pooling import length_mask, masked_mean
 
 
 class AudioCNNEncoder(nn.Module):
     """Conv blocks over the (mel, time) plane, then a mean over the real frames.
 
     Inputs: ``features`` (B, n_mels, frames) and ``frame_lengths`` (B,).
-    Returns: (B, channels[-1]).
+    Returns: (B, channels[-1]). ``forward_with_tokens`` also returns one token per
+    pooled time step, (B, frames / 2 ** len(channels), channels[-1]), and their mask.
     """
 
     def __init__(
@@ -45,20 +41,31 @@ class AudioCNNEncoder(nn.Module):
         self.input_norm = nn.BatchNorm2d(1)
         self.n_mels = n_mels
 
-    def forward(self, features: torch.Tensor, frame_lengths: torch.Tensor) -> torch.Tensor:
+    def _frames(
+        self, features: torch.Tensor, frame_lengths: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         x = self.blocks(self.input_norm(features.unsqueeze(1)))  # (B, C, mels', frames')
-        x = x.mean(dim=2)  # (B, C, frames')
+        x = x.mean(dim=2).transpose(1, 2)  # (B, frames', C)
         reduced = torch.div(frame_lengths, self.time_stride, rounding_mode="floor").clamp(min=1)
-        mask = _frame_mask(reduced, x.shape[-1]).unsqueeze(1).to(x.dtype)
-        pooled = (x * mask).sum(dim=-1) / mask.sum(dim=-1).clamp(min=1.0)
-        return self.dropout(pooled)
+        return x, length_mask(reduced, x.shape[1])
+
+    def forward_with_tokens(
+        self, features: torch.Tensor, frame_lengths: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Return the pooled vector, the time-step tokens and their mask."""
+        tokens, mask = self._frames(features, frame_lengths)
+        return self.dropout(masked_mean(tokens, mask)), self.dropout(tokens), mask
+
+    def forward(self, features: torch.Tensor, frame_lengths: torch.Tensor) -> torch.Tensor:
+        return self.dropout(masked_mean(*self._frames(features, frame_lengths)))
 
 
 class AudioRNNEncoder(nn.Module):
     """A bidirectional GRU or LSTM over log-mel frames, mean-pooled over real frames.
 
     Inputs: ``features`` (B, n_mels, frames) and ``frame_lengths`` (B,).
-    Returns: (B, 2 * hidden_size).
+    Returns: (B, 2 * hidden_size). ``forward_with_tokens`` also returns the states of
+    every frame, (B, frames, 2 * hidden_size), and their mask.
     """
 
     def __init__(
@@ -84,7 +91,10 @@ class AudioRNNEncoder(nn.Module):
         )
         self.output_dim = 2 * hidden_size
 
-    def forward(self, features: torch.Tensor, frame_lengths: torch.Tensor) -> torch.Tensor:
+    def forward_with_tokens(
+        self, features: torch.Tensor, frame_lengths: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Return the pooled vector, the frame states and their mask."""
         x = self.input_norm(features.transpose(1, 2))  # (B, frames, n_mels)
         lengths = frame_lengths.clamp(min=1, max=x.shape[1]).cpu()
         packed = nn.utils.rnn.pack_padded_sequence(
@@ -94,8 +104,11 @@ class AudioRNNEncoder(nn.Module):
         padded, _ = nn.utils.rnn.pad_packed_sequence(
             output, batch_first=True, total_length=x.shape[1]
         )
-        mask = _frame_mask(lengths.to(x.device), x.shape[1]).unsqueeze(-1).to(padded.dtype)
-        return (padded * mask).sum(dim=1) / mask.sum(dim=1).clamp(min=1.0)
+        mask = length_mask(lengths.to(x.device), x.shape[1])
+        return masked_mean(padded, mask), padded, mask
+
+    def forward(self, features: torch.Tensor, frame_lengths: torch.Tensor) -> torch.Tensor:
+        return self.forward_with_tokens(features, frame_lengths)[0]
 
 
 def build_audio_encoder(config: AudioEncoderConfig, n_mels: int) -> nn.Module:

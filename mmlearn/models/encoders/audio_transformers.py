@@ -7,6 +7,7 @@ from torch import nn
 from transformers import AutoModel
 
 from mmlearn.hub import describe_missing_model, hub_offline, resolve_pretrained
+from mmlearn.models.encoders.pooling import length_mask, masked_mean
 
 
 class HFAudioEncoder(nn.Module):
@@ -20,7 +21,9 @@ class HFAudioEncoder(nn.Module):
     length for them.
 
     Inputs: ``waveform`` (B, S) and ``lengths`` (B,) in samples.
-    Returns: (B, output_dim), where ``output_dim`` is the model's hidden size.
+    Returns: (B, output_dim), where ``output_dim`` is the model's hidden size;
+    ``forward_with_tokens`` also returns the frame states (B, frames, output_dim) and
+    their mask.
     """
 
     reads_waveform = True
@@ -41,15 +44,19 @@ class HFAudioEncoder(nn.Module):
         self.model.train()
         self.output_dim = int(self.model.config.hidden_size)
 
-    def forward(self, waveform: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
-        positions = torch.arange(waveform.shape[1], device=waveform.device)
-        real = positions.unsqueeze(0) < lengths.unsqueeze(1)
+    def forward_with_tokens(
+        self, waveform: torch.Tensor, lengths: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Return the pooled vector, the frame states and their mask."""
+        real = length_mask(lengths, waveform.shape[1])
         count = real.sum(dim=1, keepdim=True).clamp(min=1)
         mean = (waveform * real).sum(dim=1, keepdim=True) / count
         variance = (((waveform - mean) * real) ** 2).sum(dim=1, keepdim=True) / count
         normalized = ((waveform - mean) / torch.sqrt(variance + 1e-7)) * real
         hidden = self.model(input_values=normalized, attention_mask=real.long()).last_hidden_state
         frames = self.model._get_feat_extract_output_lengths(lengths).clamp(min=1)
-        mask = torch.arange(hidden.shape[1], device=hidden.device) < frames.unsqueeze(1)
-        mask = mask.unsqueeze(-1).to(hidden.dtype)
-        return (hidden * mask).sum(dim=1) / mask.sum(dim=1).clamp(min=1.0)
+        mask = length_mask(frames, hidden.shape[1])
+        return masked_mean(hidden, mask), hidden, mask
+
+    def forward(self, waveform: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        return self.forward_with_tokens(waveform, lengths)[0]

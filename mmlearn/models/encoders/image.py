@@ -48,7 +48,9 @@ class TorchvisionImageEncoder(nn.Module):
         Replace every ``BatchNorm2d`` with torchvision's ``FrozenBatchNorm2d``, which
         keeps the (loaded) statistics and affine parameters fixed in training.
 
-    Inputs: ``pixels`` (B, 3, H, W). Returns: (B, output_dim).
+    Inputs: ``pixels`` (B, 3, H, W). Returns: (B, output_dim). ``forward_with_tokens``
+    also returns the feature map before pooling as h x w tokens, for backbones with an
+    ``avgpool`` layer (ResNets, EfficientNets, MobileNets, ConvNeXts).
     """
 
     def __init__(
@@ -91,6 +93,33 @@ class TorchvisionImageEncoder(nn.Module):
             probe = self.backbone(torch.zeros(1, 3, image_size, image_size))
         self.backbone.train(was_training)
         self.output_dim = int(probe.flatten(1).shape[1])
+
+    @property
+    def has_tokens(self) -> bool:
+        """Whether ``forward_with_tokens`` works: the backbone has an ``avgpool`` layer."""
+        return isinstance(getattr(self.backbone, "avgpool", None), nn.Module)
+
+    def forward_with_tokens(
+        self, pixels: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Return the pooled vector, the feature map before pooling as (B, h * w, C) tokens,
+        and a mask that is true everywhere."""
+        if not self.has_tokens:
+            raise ConfigError(
+                f"{type(self.backbone).__name__} has no avgpool layer to read spatial tokens "
+                "from; use a CNN backbone such as resnet18 for token-level fusion"
+            )
+        captured: list[torch.Tensor] = []
+        hook = self.backbone.avgpool.register_forward_pre_hook(
+            lambda module, inputs: captured.append(inputs[0])
+        )
+        try:
+            pooled = self.backbone(pixels).flatten(1)
+        finally:
+            hook.remove()
+        tokens = captured[0].flatten(2).transpose(1, 2)
+        mask = torch.ones(tokens.shape[:2], dtype=torch.bool, device=tokens.device)
+        return pooled, tokens, mask
 
     def forward(self, pixels: torch.Tensor) -> torch.Tensor:
         return self.backbone(pixels).flatten(1)

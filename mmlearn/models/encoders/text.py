@@ -7,6 +7,7 @@ from torch import nn
 from transformers import AutoModel
 
 from mmlearn.hub import describe_missing_model, hub_offline, resolve_pretrained
+from mmlearn.models.encoders.pooling import masked_mean
 
 
 class HFTextEncoder(nn.Module):
@@ -17,7 +18,9 @@ class HFTextEncoder(nn.Module):
     tokens). ``gradient_checkpointing`` turns on the model's own checkpointing.
 
     Inputs: ``input_ids`` and ``attention_mask``, (B, T).
-    Returns: (B, output_dim), where ``output_dim`` is the model's hidden size.
+    Returns: (B, output_dim), where ``output_dim`` is the model's hidden size;
+    ``forward_with_tokens`` also returns the token states (B, T, output_dim) and their
+    mask.
     """
 
     POOLINGS = ("cls", "mean", "attention")
@@ -47,13 +50,23 @@ class HFTextEncoder(nn.Module):
         self.output_dim = int(self.model.config.hidden_size)
         self.score = nn.Linear(self.output_dim, 1) if pooling == "attention" else None
 
-    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+    def forward_with_tokens(
+        self, input_ids: torch.Tensor, attention_mask: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Return the pooled vector, the token states and their bool mask."""
         hidden = self.model(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
+        mask = attention_mask.bool()
+        return self.pool(hidden, mask), hidden, mask
+
+    def pool(self, hidden: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """Pool token states (B, T, H) to (B, H) with the configured ``pooling``."""
         if self.pooling == "cls":
             return hidden[:, 0]
         if self.score is not None:
-            scores = self.score(hidden).squeeze(-1).masked_fill(attention_mask == 0, float("-inf"))
+            scores = self.score(hidden).squeeze(-1).masked_fill(~mask, float("-inf"))
             weights = scores.softmax(dim=-1).unsqueeze(-1)
             return (hidden * weights).sum(dim=1)
-        mask = attention_mask.unsqueeze(-1).to(hidden.dtype)
-        return (hidden * mask).sum(dim=1) / mask.sum(dim=1).clamp(min=1.0)
+        return masked_mean(hidden, mask)
+
+    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        return self.forward_with_tokens(input_ids, attention_mask)[0]

@@ -9,6 +9,7 @@ from mmlearn.models.fusion.attention import AttentionFusion
 from mmlearn.models.fusion.base import FusionOutput
 from mmlearn.models.fusion.concat import ConcatFusion
 from mmlearn.models.fusion.config import FusionConfig
+from mmlearn.models.fusion.cross_attention import CrossAttentionFusion
 from mmlearn.models.fusion.gated import GatedFusion
 from mmlearn.models.fusion.late import LateFusion
 from mmlearn.models.fusion.low_rank import LowRankTensorFusion
@@ -17,6 +18,7 @@ from mmlearn.models.fusion.pooled import PooledFusion
 __all__ = [
     "AttentionFusion",
     "ConcatFusion",
+    "CrossAttentionFusion",
     "FusionConfig",
     "FusionOutput",
     "GatedFusion",
