@@ -19,9 +19,7 @@ from pathlib import Path
 
 import torch
 
-from mmlearn.cli import run_cli
-
-from benchmark_runs import fit_run, summarize  # beside this script
+from benchmark_runs import fit_run, run_test, summarize  # beside this script
 
 EXPERIMENTS = {
     "fused (text + image + audio)": "configs/experiment/tuxpaint_fused.yaml",
@@ -48,11 +46,10 @@ def run_one(config: str, seed: int, workdir: Path, extra: list[str]) -> dict[str
     start = time.perf_counter()
     checkpoints = fit_run(common, name, workdir)
     fit_seconds = time.perf_counter() - start
-    test_flags = ["--trainer.logger", "false", "--ckpt_path", str(checkpoints / "best.ckpt")]
-    test = run_cli(["test", *common, *test_flags])
+    logged = run_test(common, checkpoints / "best.ckpt")
     total_seconds = time.perf_counter() - start
 
-    metrics = {key: float(test.trainer.callback_metrics[key]) for key in METRICS}
+    metrics = {key: logged[key] for key in METRICS}
     metrics["fit_seconds"] = fit_seconds
     metrics["fit_and_test_seconds"] = total_seconds
     shutil.rmtree(checkpoints)  # each checkpoint is hundreds of MB

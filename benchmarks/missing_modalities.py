@@ -15,9 +15,7 @@ import json
 import shutil
 from pathlib import Path
 
-from mmlearn.cli import run_cli
-
-from benchmark_runs import fit_run, summarize  # beside this script
+from benchmark_runs import fit_run, run_test, summarize  # beside this script
 
 CONFIG = "configs/experiment/tuxpaint_fused.yaml"
 VARIANTS = {
@@ -39,20 +37,8 @@ def evaluate(variant: list[str], name: str, workdir: Path) -> dict[str, float]:
     checkpoints = fit_run(common, name, workdir)
     accuracy = {}
     for removed in REMOVED:
-        absent = f"[{removed}]" if removed else "[]"
-        test = run_cli(
-            [
-                "test",
-                *common,
-                "--trainer.logger",
-                "false",
-                "--data.absent_modalities",
-                absent,
-                "--ckpt_path",
-                str(checkpoints / "best.ckpt"),
-            ]
-        )
-        accuracy[removed or "none"] = float(test.trainer.callback_metrics["test/category/acc"])
+        metrics = run_test(common, checkpoints / "best.ckpt", removed)
+        accuracy[removed or "none"] = metrics["test/category/acc"]
     shutil.rmtree(checkpoints)
     return accuracy
 
