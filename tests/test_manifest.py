@@ -65,7 +65,7 @@ def test_missing_label_column_suggests_closest(make_manifest):
         read_manifest(path, ["categroy"], "split")
 
 
-def test_duplicate_ids_empty_rows_and_bad_split(tmp_path: Path, media_dir: Path):
+def test_duplicate_ids_empty_rows_and_bad_splits(tmp_path: Path, media_dir: Path):
     path = write_jsonl(
         tmp_path / "m.jsonl",
         [
@@ -73,6 +73,7 @@ def test_duplicate_ids_empty_rows_and_bad_split(tmp_path: Path, media_dir: Path)
             {"id": "x", "text": "again", "split": "train"},
             {"id": "y", "text": "", "image": None, "split": "train"},
             {"id": "z", "text": "hi", "split": "training"},
+            {"id": "w", "text": "hi", "split": ""},
         ],
     )
     with pytest.raises(ManifestError) as caught:
@@ -81,6 +82,10 @@ def test_duplicate_ids_empty_rows_and_bad_split(tmp_path: Path, media_dir: Path)
     assert reasons[0] == "duplicate id, first used in row 1"
     assert reasons[1].startswith("no text, image or audio")
     assert reasons[2].startswith("unknown split 'training'")
+    assert (
+        reasons[3] == "empty 'split' cell; fill it with one of ['train', 'val', 'test', 'predict']"
+    )
+    assert [problem.row for problem in caught.value.problems] == [2, 3, 4, 5]
 
 
 def test_malformed_line_reported_with_other_rows(tmp_path: Path):

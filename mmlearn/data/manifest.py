@@ -47,8 +47,9 @@ class Sample:
     split: str | None = None
     outside_root: list[str] = field(default_factory=list)
     """Media columns whose relative path leads out of the data root."""
-    label_errors: list[str] = field(default_factory=list)
-    """Reasons why label cells could not be parsed for their column's type."""
+    cell_errors: list[str] = field(default_factory=list)
+    """Reasons why cells are invalid: a label that does not fit its column's type, or
+    an empty split cell."""
     parse_error: str | None = None
     """The reason the row could not be parsed. Such a row has no other fields."""
 
@@ -160,7 +161,8 @@ def read_manifest(
 
     Relative media paths resolve against ``root``, by default the manifest's folder.
     Labels are parsed by their column's type in ``label_types`` (``multiclass`` when
-    not listed); a cell that does not fit is recorded in ``Sample.label_errors``.
+    not listed); a cell that does not fit is recorded in ``Sample.cell_errors``, as is
+    an empty cell in the split column.
 
     A malformed JSONL line becomes a sample with ``parse_error`` set, so that
     ``find_problems`` reports it together with every other invalid row.
@@ -193,7 +195,10 @@ def read_manifest(
             if relative and not (root / value).resolve().is_relative_to(resolved_root):
                 outside_root.append(name)
         raw_text = record.get(TEXT)
-        labels, label_errors = _parse_labels(record, types)
+        labels, cell_errors = _parse_labels(record, types)
+        split = _clean(record.get(split_column)) if split_column else None
+        if split_column and split is None:
+            cell_errors.append(f"empty {split_column!r} cell; fill it with one of {list(SPLITS)}")
         samples.append(
             Sample(
                 id=_clean(record.get("id")) or "",
@@ -203,9 +208,9 @@ def read_manifest(
                 image=media[IMAGE],
                 audio=media[AUDIO],
                 labels=labels,
-                split=_clean(record.get(split_column)) if split_column else None,
+                split=split,
                 outside_root=outside_root,
-                label_errors=label_errors,
+                cell_errors=cell_errors,
             )
         )
     if bad_lines:
@@ -258,7 +263,7 @@ def find_problems(
                 report(f"{name} file not found: {file}")
         if sample.split is not None and sample.split not in SPLITS:
             report(f"unknown split {sample.split!r}; use one of {list(SPLITS)}")
-        for reason in sample.label_errors:
+        for reason in sample.cell_errors:
             report(reason)
         for column, allowed in (classes or {}).items():
             value = sample.labels.get(column)
