@@ -59,6 +59,9 @@ class MultilabelTask(Task):
                 ),
             },
             prefix=prefix,
+            # Shared states between the two F1 metrics leave the wrapped one with no
+            # recorded update after a reset, which makes torchmetrics warn at compute.
+            compute_groups=False,
         )
 
     def predict(self, prediction: torch.Tensor, class_names: Sequence[str]) -> list[dict[str, Any]]:

@@ -45,7 +45,9 @@ class HFTextEncoder(nn.Module):
                     f"{model_name_or_path} does not support gradient checkpointing; "
                     "set text_encoder.gradient_checkpointing to false"
                 )
-            self.model.gradient_checkpointing_enable()
+            # transformers 5 renamed the method; older releases have only the first name.
+            enable = getattr(self.model, "activation_checkpointing_enable", None)
+            (enable or self.model.gradient_checkpointing_enable)()
         self.pooling = pooling
         self.output_dim = int(self.model.config.hidden_size)
         self.score = nn.Linear(self.output_dim, 1) if pooling == "attention" else None
