@@ -78,8 +78,9 @@ def test_configure_optimizers_param_groups(monkeypatch):
 def fit_fixed_batch(module: MultimodalModule, steps: int) -> tuple[list[float], dict]:
     """Take ``steps`` AdamW steps on ``make_batch()``; return the losses and last outputs.
 
-    The loss is the sum of the task losses, plus the unimodal loss when the module has
-    unimodal heads.
+    The optimized loss is the module's weighted total (with GradNorm's term), plus the
+    unimodal loss when the module has unimodal heads. The returned losses are the
+    plain sums of the task losses, which every weighting scheme should lower.
     """
     optimizer = torch.optim.AdamW([p for p in module.parameters() if p.requires_grad], lr=1e-3)
     batch = make_batch()
@@ -87,23 +88,29 @@ def fit_fixed_batch(module: MultimodalModule, steps: int) -> tuple[list[float], 
     losses = []
     for _ in range(steps):
         outputs = module.model(batch)
-        loss = sum(
-            module.task_modules[task.name].loss(
+        task_losses = {
+            task.name: module.task_modules[task.name].loss(
                 outputs["logits"][task.name], batch["targets"][task.column]
             )
             for task in module.tasks
-        )
+        }
+        weighted = module.loss_weighting(task_losses, {name: True for name in task_losses})
+        loss = weighted.total
+        if weighted.auxiliary is not None:
+            loss = loss + weighted.auxiliary
         if module.unimodal_loss_weight > 0:
             loss = loss + module.unimodal_loss(outputs, batch)
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
-        losses.append(loss.item())
+        losses.append(sum(value.item() for value in task_losses.values()))
     return losses, outputs
 
 
-def test_training_steps_lower_loss_on_fixed_batch():
-    losses, _ = fit_fixed_batch(make_module(unimodal_loss_weight=0.5), steps=8)
+@pytest.mark.parametrize("weighting", ["static", "uncertainty", "dwa", "gradnorm"])
+def test_training_steps_lower_loss_on_fixed_batch(weighting: str):
+    module = make_module(unimodal_loss_weight=0.5, loss_weighting={"kind": weighting})
+    losses, _ = fit_fixed_batch(module, steps=8)
     assert losses[-1] < losses[0]
 
 
