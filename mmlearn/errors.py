@@ -68,3 +68,7 @@ class MediaDecodeError(MmlearnError):
 
 class ConfigError(MmlearnError):
     """A configuration value that is invalid or inconsistent with the data or the module."""
+
+
+class NonFiniteLossError(MmlearnError):
+    """A training loss became NaN or infinite; the message names the tasks and the step."""

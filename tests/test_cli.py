@@ -5,7 +5,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
+import soundfile
 import torch
 import yaml
 
@@ -285,6 +287,43 @@ def test_loss_weighting_from_the_command_line(tmp_path: Path, make_manifest, kin
     if kind == "gradnorm":
         assert weighting.weights.sum().item() == pytest.approx(2.0, rel=1e-4)
         assert weights[-1] != 1.0
+
+
+def nan_audio_config(tmp_path: Path, make_manifest) -> Path:
+    """A config whose one training sample has a clip full of NaN samples.
+
+    The audio encoder is a GRU, which has no batch-norm statistics that the bad batch
+    would spoil for the steps after it.
+    """
+    rows = [json.loads(line) for line in make_manifest(per_split=8).read_text().splitlines()]
+    clip = np.full(8000, np.nan, np.float32)
+    soundfile.write(tmp_path / "media" / "nan.wav", clip, 16000, subtype="FLOAT")
+    rows[0]["audio"] = "media/nan.wav"  # train-0
+    manifest = write_jsonl(tmp_path / "nan.jsonl", rows)
+    model = dict(MODEL, audio_encoder={"kind": "gru", "hidden_size": 8, "num_layers": 1})
+    return write_config(tmp_path, manifest, model, trainer__max_epochs=2)
+
+
+def test_nonfinite_loss_stops_naming_tasks_and_step(tmp_path: Path, make_manifest, capsys):
+    config = nan_audio_config(tmp_path, make_manifest)
+    with pytest.raises(SystemExit) as stopped:
+        main(["fit", "--config", str(config)])
+    assert stopped.value.code == 2
+    error = capsys.readouterr().err
+    assert "mmlearn: error: non-finite loss at training step" in error
+    assert "category=nan" in error and "subcategory=nan" in error
+    assert "set model.on_nonfinite: skip" in error
+
+
+def test_nonfinite_loss_skips_the_step_when_configured(tmp_path: Path, make_manifest):
+    config = nan_audio_config(tmp_path, make_manifest)
+    with pytest.warns(UserWarning, match="non-finite loss"):
+        cli = run_cli(["fit", "--config", str(config), "--model.on_nonfinite", "skip"])
+    # 2 epochs of 2 batches; the batch with the NaN clip is skipped in each. Had a
+    # NaN gradient been applied, the weights would be NaN.
+    assert cli.model.skipped_steps == 2
+    assert all(torch.isfinite(p).all() for p in cli.model.parameters())
+    assert float(cli.trainer.callback_metrics["train/skipped_steps"]) == 2.0
 
 
 WORKER_PIPELINE = [

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Mapping, Sequence
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 import lightning as L
 import torch
@@ -12,7 +12,7 @@ from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint
 from lightning.pytorch.utilities import rank_zero_warn
 from torch import nn
 
-from mmlearn.errors import ConfigError
+from mmlearn.errors import ConfigError, NonFiniteLossError
 from mmlearn.modalities import AUDIO, IMAGE, TEXT
 from mmlearn.models.builder import build_multimodal_model
 from mmlearn.models.encoders import AudioEncoderConfig, ImageEncoderConfig, TextEncoderConfig
@@ -64,6 +64,13 @@ class MultimodalModule(L.LightningModule):
         the task weights from ``tasks`` by its own.
     optimizer:
         AdamW and schedule settings; encoders may override the learning rate.
+    on_nonfinite:
+        What a NaN or infinite training loss does. ``raise`` stops the run with an
+        error that names the tasks and the step. ``skip`` drops that step (no backward
+        and no weight update, though Lightning still counts it), logs a warning, and
+        counts the skipped steps in ``train/skipped_steps``. Under DDP every process
+        skips the step when any one has a non-finite loss. Batch-norm statistics have
+        already seen the bad batch when it is skipped.
 
     Logged keys: ``<stage>/loss``, ``<stage>/<task>/loss``, ``<stage>/<task>/acc`` and
     ``<stage>/<task>/f1`` for the stages train, val and test. Fusion strategies with
@@ -87,6 +94,7 @@ class MultimodalModule(L.LightningModule):
         unimodal_loss_weight: float = 0.0,
         loss_weighting: WeightingConfig | None = None,
         optimizer: OptimizerConfig | None = None,
+        on_nonfinite: Literal["raise", "skip"] = "raise",
     ):
         super().__init__()
         self.tasks = [_as_config(TaskConfig, task) for task in tasks]
@@ -103,6 +111,10 @@ class MultimodalModule(L.LightningModule):
             )
         self.class_names = {column: list(names) for column, names in class_names.items()}
         self._check_tasks()
+        if on_nonfinite not in ("raise", "skip"):
+            raise ConfigError(f"invalid model.on_nonfinite {on_nonfinite!r}; use 'raise' or 'skip'")
+        self.on_nonfinite = on_nonfinite
+        self.skipped_steps = 0
         if unimodal_loss_weight < 0:
             raise ConfigError(f"invalid unimodal_loss_weight {unimodal_loss_weight}; use 0 or more")
 
@@ -122,6 +134,7 @@ class MultimodalModule(L.LightningModule):
                 "unimodal_loss_weight": unimodal_loss_weight,
                 "loss_weighting": dataclasses.asdict(self.weighting_config),
                 "optimizer": dataclasses.asdict(self.optimizer_config),
+                "on_nonfinite": on_nonfinite,
             }
         )
         self.task_modules = nn.ModuleDict(
@@ -207,6 +220,8 @@ class MultimodalModule(L.LightningModule):
             if stage == "train":
                 keys += ["train/loss_step", "train/loss_epoch"]
                 keys += [f"train/weight/{task.name}" for task in self.tasks]
+                if self.on_nonfinite == "skip":
+                    keys.append("train/skipped_steps")
             if self.unimodal_loss_weight > 0:
                 keys.append(f"{stage}/unimodal_loss")
             if self.fusion_config.has_weights:
@@ -243,10 +258,13 @@ class MultimodalModule(L.LightningModule):
     def forward(self, batch: Mapping[str, Any]) -> dict[str, Any]:
         return self.model(batch)
 
-    def model_step(self, batch: Mapping[str, Any], stage: str) -> torch.Tensor | None:
+    def model_step(
+        self, batch: Mapping[str, Any], stage: str, batch_idx: int = 0
+    ) -> torch.Tensor | None:
         """Run the model, compute the weighted task losses and update the stage's metrics.
 
-        Returns None for a batch whose samples were all skipped, so Lightning skips it.
+        Returns None for a batch whose samples were all skipped, and for a training
+        step skipped for a non-finite loss, so Lightning skips it.
         """
         if not batch["ids"]:
             return None
@@ -255,15 +273,24 @@ class MultimodalModule(L.LightningModule):
         metrics = getattr(self, f"{stage}_metrics")
         on_step = stage == "train"
         sync = stage != "train"
-        losses, has_labels = {}, {}
+        losses, has_labels, scored = {}, {}, {}
         for name, task in self.task_modules.items():
-            prediction = task.prediction(outputs)
-            targets = task.targets(batch)
-            losses[name] = loss = task.loss(prediction, targets)
+            prediction, targets = task.prediction(outputs), task.targets(batch)
+            losses[name] = task.loss(prediction, targets)
             count = int(task.labelled(targets).sum())
             has_labels[name] = count > 0
+            scored[name] = (prediction, targets, count)
+        unimodal = None
+        if self.unimodal_loss_weight > 0:
+            unimodal = self.unimodal_loss(outputs, batch)
+        if stage == "train" and self._nonfinite_step(losses, unimodal, batch_idx):
+            return None
+
+        for name, (prediction, targets, count) in scored.items():
             if count == 0:
                 continue
+            loss = losses[name]
+            task = self.task_modules[name]
             self.log(
                 f"{stage}/{name}/loss",
                 loss,
@@ -288,8 +315,7 @@ class MultimodalModule(L.LightningModule):
                     batch_size=batch_size,
                     sync_dist=sync,
                 )
-        if self.unimodal_loss_weight > 0:
-            unimodal = self.unimodal_loss(outputs, batch)
+        if unimodal is not None:
             self.log(
                 f"{stage}/unimodal_loss",
                 unimodal,
@@ -372,8 +398,35 @@ class MultimodalModule(L.LightningModule):
         for collection in self.val_metrics.values():
             collection.reset()
 
+    def _nonfinite_step(
+        self, losses: Mapping[str, torch.Tensor], unimodal: torch.Tensor | None, batch_idx: int
+    ) -> bool:
+        """Return True if this training step must be skipped for a non-finite loss.
+
+        Raises ``NonFiniteLossError`` instead when ``on_nonfinite`` is ``raise``.
+        """
+        named = dict(losses)
+        if unimodal is not None:
+            named["unimodal heads"] = unimodal
+        bad = [name for name, loss in named.items() if not bool(torch.isfinite(loss))]
+        # Every process must take the same decision, or DDP waits for gradients forever.
+        if not self.trainer.strategy.reduce_boolean_decision(bool(bad), all=False):
+            return False
+        where = f"training step {self.global_step} (epoch {self.current_epoch}, batch {batch_idx})"
+        values = ", ".join(f"{name}={float(named[name])}" for name in bad) or "on another process"
+        if self.on_nonfinite == "raise":
+            raise NonFiniteLossError(
+                f"non-finite loss at {where}: {values}. Check the inputs of this batch for "
+                "NaN or infinite values, lower the learning rate, or prefer bf16-mixed to "
+                "16-mixed; set model.on_nonfinite: skip to drop such steps instead"
+            )
+        self.skipped_steps += 1
+        rank_zero_warn(f"Skipping {where}: non-finite loss ({values})")
+        self.log("train/skipped_steps", float(self.skipped_steps), on_step=True, on_epoch=False)
+        return True
+
     def training_step(self, batch: Mapping[str, Any], batch_idx: int) -> torch.Tensor | None:
-        return self.model_step(batch, "train")
+        return self.model_step(batch, "train", batch_idx)
 
     def validation_step(self, batch: Mapping[str, Any], batch_idx: int) -> torch.Tensor | None:
         return self.model_step(batch, "val")
