@@ -272,7 +272,8 @@ class MultimodalModule(L.LightningModule):
         batch_size = len(batch["ids"])
         metrics = getattr(self, f"{stage}_metrics")
         on_step = stage == "train"
-        sync = stage != "train"
+        # Logged losses are averaged over processes (sync_dist). In training that is one
+        # scalar all-reduce per key and step, small beside the gradient all-reduce.
         losses, has_labels, scored = {}, {}, {}
         for name, task in self.task_modules.items():
             prediction, targets = task.prediction(outputs), task.targets(batch)
@@ -297,7 +298,7 @@ class MultimodalModule(L.LightningModule):
                 on_step=False,
                 on_epoch=True,
                 batch_size=count,
-                sync_dist=sync,
+                sync_dist=True,
             )
             task.update_metrics(metrics[name], prediction, targets)
         weighted = self.loss_weighting(losses, has_labels)
@@ -313,7 +314,7 @@ class MultimodalModule(L.LightningModule):
                     on_step=False,
                     on_epoch=True,
                     batch_size=batch_size,
-                    sync_dist=sync,
+                    sync_dist=True,
                 )
         if unimodal is not None:
             self.log(
@@ -322,7 +323,7 @@ class MultimodalModule(L.LightningModule):
                 on_step=False,
                 on_epoch=True,
                 batch_size=batch_size,
-                sync_dist=sync,
+                sync_dist=True,
             )
             total = total + self.unimodal_loss_weight * unimodal
         self.log(
@@ -332,7 +333,7 @@ class MultimodalModule(L.LightningModule):
             on_epoch=True,
             prog_bar=True,
             batch_size=batch_size,
-            sync_dist=sync,
+            sync_dist=True,
         )
         if weighted.auxiliary is not None:
             return total + weighted.auxiliary
@@ -375,12 +376,13 @@ class MultimodalModule(L.LightningModule):
 
         Metrics are computed here rather than handed to ``self.log`` because some return
         several values (per-class F1, recall at several k). torchmetrics has already
-        gathered their state from every process, so the values need no further sync.
+        gathered their state from every process, so every process holds the same values;
+        ``sync_dist`` averages those equal values, which keeps Lightning from warning.
         """
         for collection in getattr(self, f"{stage}_metrics").values():
             # A task with no labelled sample this epoch on this process logs nothing.
             if any(metric.update_count for metric in collection.values()):
-                self.log_dict(collection.compute())
+                self.log_dict(collection.compute(), sync_dist=True)
             collection.reset()
 
     def on_train_epoch_end(self) -> None:
