@@ -1,9 +1,9 @@
 """Fit the fused stamps model on one GPU with bf16 mixed precision; report speed and memory.
 
 Runs ``mmlearn fit`` on ``configs/experiment/tuxpaint_fused.yaml`` with the
-``configs/trainer/gpu.yaml`` overlay for a few epochs, then prints and writes:
-training samples per second (median over the steps after a warm-up), peak GPU
-memory allocated by PyTorch, the final losses (which must be finite), and the GPU's
+``configs/trainer/gpu.yaml`` overlay for a few epochs. Then it prints and writes the
+training samples per second (median over the steps after a warm-up), the peak GPU
+memory allocated by PyTorch, the final losses (which must be finite) and the GPU's
 name. Needs the manifest from ``mmlearn data tuxpaint``.
 
     python benchmarks/gpu_check.py --epochs 3 --out benchmarks/results
