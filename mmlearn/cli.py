@@ -10,18 +10,33 @@ from __future__ import annotations
 
 import argparse
 import logging
+import netrc
+import os
 import sys
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlparse
 
 from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint
 from lightning.pytorch.cli import LightningArgumentParser, LightningCLI
+from lightning.pytorch.utilities.rank_zero import rank_zero_info
 
-from mmlearn.callbacks import PredictionWriter
+from mmlearn.callbacks import PredictionWriter, RunMetadataConfig
 from mmlearn.data.datamodule import MultimodalDataModule
 from mmlearn.errors import MmlearnError
 from mmlearn.modalities import AUDIO, IMAGE, TEXT
 from mmlearn.training.module import MultimodalModule
+
+
+def wandb_credentials_found() -> bool:
+    """Return whether W&B can authenticate: an API key in the environment or ~/.netrc."""
+    if os.environ.get("WANDB_API_KEY"):
+        return True
+    host = urlparse(os.environ.get("WANDB_BASE_URL", "https://api.wandb.ai")).hostname
+    try:
+        return netrc.netrc().authenticators(host or "api.wandb.ai") is not None
+    except (OSError, netrc.NetrcParseError):
+        return False
 
 
 def modalities_of(text: Any, image: Any, audio: Any) -> list[str]:
@@ -82,6 +97,31 @@ class MultimodalCLI(LightningCLI):
         parser.link_arguments("data.image_size", "model.image_size")
         parser.link_arguments("data.class_names", "model.class_names", apply_on="instantiate")
 
+    def before_instantiate_classes(self) -> None:
+        """Switch a W&B run to offline mode when there is no way to log in, with one note.
+
+        Without this, W&B would wait for a login prompt or fail at the first upload.
+        ``WANDB_MODE`` set by the user, or ``offline: true``, is left as it is.
+        """
+        config = self.config.get(self.subcommand) if self.subcommand else self.config
+        logger = config.get("trainer.logger") if config is not None else None
+        for entry in logger if isinstance(logger, list) else [logger]:
+            class_path = str(getattr(entry, "class_path", "") or "")
+            if not class_path.endswith("WandbLogger"):
+                continue
+            settings = getattr(entry, "init_args", None)
+            if getattr(settings, "offline", False) or os.environ.get("WANDB_MODE"):
+                return
+            if wandb_credentials_found():
+                return
+            os.environ["WANDB_MODE"] = "offline"
+            save_dir = getattr(settings, "save_dir", None) or "."
+            rank_zero_info(
+                "W&B: no API key (WANDB_API_KEY or `wandb login`), so this run is logged "
+                f"offline under {Path(save_dir) / 'wandb'}; upload it later with "
+                "`wandb sync <run folder>`"
+            )
+
 
 def build_data(argv: list[str]) -> int:
     """Run ``mmlearn data <source> ...``: write a manifest from a dataset on disk."""
@@ -124,6 +164,7 @@ def run_cli(argv: list[str] | None) -> MultimodalCLI:
         MultimodalModule,
         MultimodalDataModule,
         args=argv,
+        save_config_callback=RunMetadataConfig,
         save_config_kwargs={"overwrite": True},
     )
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
+import logging
 from pathlib import Path
 
 import numpy as np
@@ -207,10 +209,56 @@ def test_wandb_logger_offline(tmp_path: Path, make_manifest, monkeypatch):
             str(tmp_path / "wandb_runs"),
         ]
     )
+    # Finish the run, or the next WandbLogger in this process would reuse it.
+    cli.trainer.logger.experiment.finish()
     assert type(cli.trainer.logger).__name__ == "WandbLogger"
     runs = list((tmp_path / "wandb_runs" / "wandb").glob("offline-run-*"))
     assert len(runs) == 1
     assert list(runs[0].glob("*.wandb")), "the offline run has no event file to sync"
+
+
+def test_wandb_without_api_key_goes_offline_with_run_metadata(
+    tmp_path: Path, make_manifest, monkeypatch, caplog
+):
+    # No key in the environment and no ~/.netrc: the run must go offline, not prompt.
+    for name in ("WANDB_API_KEY", "WANDB_MODE", "WANDB_BASE_URL"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.setenv("WANDB_DIR", str(tmp_path))
+    monkeypatch.setenv("WANDB_SILENT", "true")
+    manifest = make_manifest(per_split=4)
+    config = write_config(tmp_path, manifest)
+    with caplog.at_level(logging.INFO):
+        cli = run_cli(
+            [
+                "fit",
+                "--config",
+                str(config),
+                "--trainer.logger",
+                "lightning.pytorch.loggers.WandbLogger",
+                "--trainer.logger.project",
+                "mmlearn-test",
+                "--trainer.logger.save_dir",
+                str(tmp_path / "wandb_runs"),
+            ]
+        )
+    notes = [r.getMessage() for r in caplog.records if "W&B: no API key" in r.getMessage()]
+    assert len(notes) == 1 and "wandb sync" in notes[0]
+    run = cli.trainer.logger.experiment
+    try:
+        assert run.settings.mode in ("offline", "dryrun")  # W&B calls offline "dryrun"
+        run_folder = Path(run.dir).parent
+        assert run_folder.name.startswith("offline-run-")
+        assert run_folder.parent == tmp_path / "wandb_runs" / "wandb"
+        provenance = run.config["run"]
+        assert provenance["versions"]["torch"] == torch.__version__.split("+")[0]
+        digest = hashlib.sha256(manifest.read_bytes()).hexdigest()
+        assert provenance["manifest_sha256"] == {str(manifest): digest}
+        assert set(provenance["git"]) == {"commit", "uncommitted_changes"}
+        assert run.config["config"]["data"]["manifest"] == str(manifest)
+        assert run.config["config"]["model"]["fusion"]["kind"] == "concat"
+    finally:
+        run.finish()
 
 
 @pytest.mark.tuxpaint
