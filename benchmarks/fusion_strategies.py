@@ -10,7 +10,9 @@ time, then writes ``results/tuxpaint_fusion.{json,md}``.
     python benchmarks/fusion_strategies.py --seeds 0 1 2
 
 ``--kinds`` and ``--weightings`` pick a subset; extra ``mmlearn`` flags can follow
-``--``, for example ``-- --trainer.max_epochs 2`` for a quick check.
+``--``, for example ``-- --trainer.max_epochs 2`` for a quick check. ``--resume``
+keeps the runs already in the results file and adds only the missing ones, so a
+long measurement can be spread over several sessions.
 """
 
 from __future__ import annotations
@@ -71,13 +73,23 @@ def run_one(kind: str, weighting: str, seed: int, workdir: Path, extra: list[str
     return result
 
 
+def in_table_order(results: dict[str, list[dict]]) -> list[tuple[str, list[dict]]]:
+    """Sort ``fusion / weighting`` labels as ``KINDS`` and ``WEIGHTINGS`` list them."""
+
+    def position(label: str) -> tuple[int, int]:
+        kind, weighting = label.split(" / ")
+        return KINDS.index(kind), WEIGHTINGS.index(weighting)
+
+    return sorted(results.items(), key=lambda item: position(item[0]))
+
+
 def write_tables(results: dict[str, list[dict]], out: Path, seeds: list[int]) -> str:
     lines = [
         "| fusion | weighting | category acc | category macro F1 | subcategory acc "
         "| trainable / total parameters | step time (ms) |",
         "|---|---|---|---|---|---|---|",
     ]
-    for label, runs in results.items():
+    for label, runs in in_table_order(results):
         kind, weighting = label.split(" / ")
         cells = [
             summarize([run[key] for run in runs])
@@ -94,7 +106,7 @@ def write_tables(results: dict[str, list[dict]], out: Path, seeds: list[int]) ->
         "| without audio |",
         "|---|---|---|---|---|",
     ]
-    for label, runs in results.items():
+    for label, runs in in_table_order(results):
         kind, weighting = label.split(" / ")
         if weighting != "static":
             continue
@@ -124,21 +136,28 @@ def main() -> None:
     parser.add_argument("--weightings", nargs="+", choices=WEIGHTINGS, default=WEIGHTINGS)
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results"))
     parser.add_argument("--workdir", type=Path, default=Path("runs/fusion"))
+    parser.add_argument("--resume", action="store_true", help="keep the runs already measured")
     parser.add_argument("extra", nargs="*", help="mmlearn flags for every run, after --")
     args = parser.parse_args()
 
-    # Seed by seed, so an interrupted run still leaves complete tables for the first seeds;
-    # the result files are rewritten after every run.
     results: dict[str, list[dict]] = {}
+    existing = args.out / "tuxpaint_fusion.json"
+    if args.resume and existing.is_file():
+        results = json.loads(existing.read_text())["results"]
+    # Seed by seed, so an interrupted run still leaves complete tables for the first
+    # seeds; the result files are rewritten after every run.
     for seed in args.seeds:
         for kind in args.kinds:
             for weighting in args.weightings:
                 label = f"{kind} / {weighting}"
-                run = run_one(kind, weighting, seed, args.workdir, args.extra)
+                if any(run["seed"] == seed for run in results.get(label, [])):
+                    continue
+                run = {"seed": seed, **run_one(kind, weighting, seed, args.workdir, args.extra)}
                 results.setdefault(label, []).append(run)
                 print(f"{label}, seed {seed}: {json.dumps(run)}", flush=True)
-                table = write_tables(results, args.out, args.seeds[: args.seeds.index(seed) + 1])
-    print(table)
+                seeds = sorted({r["seed"] for runs in results.values() for r in runs})
+                write_tables(results, args.out, seeds)
+    print(write_tables(results, args.out, sorted({r["seed"] for v in results.values() for r in v})))
 
 
 if __name__ == "__main__":
