@@ -25,6 +25,7 @@ def gather_with_grad(features: torch.Tensor) -> torch.Tensor:
     """
     if not (dist.is_available() and dist.is_initialized()) or dist.get_world_size() == 1:
         return features
+    # NOTE: no test runs this multi-process path yet; the single-process path is tested.
     count = torch.tensor([features.shape[0]], device=features.device)
     counts = [torch.zeros_like(count) for _ in range(dist.get_world_size())]
     dist.all_gather(counts, count)

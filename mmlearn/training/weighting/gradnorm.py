@@ -61,6 +61,8 @@ class GradNorm(LossWeighting):
         if not (self.training and torch.is_grad_enabled() and len(active) > 1):
             return weighted
 
+        # NOTE: untested under DDP. autograd.grad here reads local gradients only, so
+        # each process balances its own batch's gradient norms.
         shared = [p for p in self.shared_parameters if p.requires_grad]
         norms, ratios = [], []
         for index in active:
