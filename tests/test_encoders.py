@@ -46,6 +46,17 @@ def test_attention_pooling_ignores_padding(tokens):
     assert encoder.score.weight.grad is not None
 
 
+@pytest.mark.parametrize("pooling", ["cls", "mean", "attention"])
+def test_text_encoder_has_no_unused_parameters(tokens, pooling: str):
+    # Plain DDP rejects a parameter that gets no gradient, such as BERT's pooler head.
+    encoder = HFTextEncoder(TEXT_MODEL, pooling=pooling).train()
+    short, _ = tokens
+    encoder(short["input_ids"], short["attention_mask"]).sum().backward()
+    unused = [name for name, p in encoder.named_parameters() if p.grad is None]
+    assert unused == []
+    assert encoder.model.pooler is None
+
+
 def test_gradient_checkpointing_gives_the_same_gradients(tokens):
     short, _ = tokens
     gradients = []

@@ -39,6 +39,11 @@ class HFTextEncoder(nn.Module):
             raise describe_missing_model(model_name_or_path, error) from error
         # from_pretrained returns the model in eval mode; training mode is the module default.
         self.model.train()
+        # Pooling reads the token states, so a pooler head (BERT's) would never get a
+        # gradient, which plain DDP (find_unused_parameters off) rejects. BERT-style
+        # models skip a pooler that is None.
+        if getattr(self.model, "pooler", None) is not None:
+            self.model.pooler = None
         if gradient_checkpointing:
             if not self.model.supports_gradient_checkpointing:
                 raise ValueError(
