@@ -65,7 +65,7 @@ def main() -> None:
     steady = timer.seconds[args.warmup_steps :] or timer.seconds
     batch_size = cli.datamodule.hparams["batch_size"]
     metrics = cli.trainer.callback_metrics
-    losses = {key: float(metrics[key]) for key in ("train/loss_epoch", "val/loss")}
+    losses = {key: float(metrics[key]) for key in ("train/loss", "val/loss")}
     result = {
         "device": torch.cuda.get_device_name(0) if on_gpu else platform.machine(),
         "precision": str(cli.trainer.precision),

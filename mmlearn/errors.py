@@ -72,3 +72,31 @@ class ConfigError(MmlearnError):
 
 class NonFiniteLossError(MmlearnError):
     """A training loss became NaN or infinite; the message names the tasks and the step."""
+
+
+class UnusedParametersError(MmlearnError):
+    """Parameters that got no gradient in a DDP step without ``find_unused_parameters``.
+
+    The message names the modules that own them, with how many parameters each has.
+    """
+
+    def __init__(self, parameter_names: Sequence[str], step: int, rank: int, max_listed: int = 8):
+        self.parameter_names = list(parameter_names)
+        modules: dict[str, int] = {}
+        for name in self.parameter_names:
+            # "model.encoders.audio.conv.0.weight" belongs to "model.encoders.audio".
+            owner = ".".join(name.split(".")[:3]) if name.count(".") >= 3 else name
+            modules[owner] = modules.get(owner, 0) + 1
+        listed = ", ".join(
+            f"{owner} ({count})" for owner, count in list(modules.items())[:max_listed]
+        )
+        if len(modules) > max_listed:
+            listed += f", and {len(modules) - max_listed} more modules"
+        super().__init__(
+            f"{len(self.parameter_names)} parameter(s) got no gradient in training step "
+            f"{step} on rank {rank}, which DDP with find_unused_parameters off does not "
+            f"allow. They belong to: {listed}. This happens when every sample on a process "
+            "lacks a modality, or when a module is only used for some batches. Use "
+            "trainer.strategy: ddp_find_unused_parameters_true (as configs/trainer/ddp.yaml "
+            "does), or freeze the module if it should not train"
+        )

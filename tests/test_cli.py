@@ -11,62 +11,10 @@ import numpy as np
 import pytest
 import soundfile
 import torch
-import yaml
 
 from mmlearn.cli import main, run_cli
 from mmlearn.data.sources.tuxpaint import build_tuxpaint_manifest
-from tests.helpers import TEXT_MODEL, TUXPAINT_ROOT, write_jsonl
-
-MODEL = {
-    "tasks": [{"name": "category"}, {"name": "subcategory", "weight": 0.5}],
-    "text_encoder": {"model_name_or_path": TEXT_MODEL, "lr": 1.0e-4},
-    "image_encoder": {"name": "resnet18"},
-    "audio_encoder": {"kind": "cnn", "channels": [8, 16]},
-    "embed_dim": 16,
-    "fusion": {"hidden_dim": 32},
-}
-
-
-def write_config(tmp_path: Path, manifest: Path, model: dict | None = None, **overrides) -> Path:
-    """Write a fast CPU config; ``section__key=value`` overrides one setting."""
-    config = {
-        "seed_everything": 0,
-        "data": {
-            "manifest": str(manifest),
-            "labels": ["category", "subcategory"],
-            "image_size": 32,
-            "batch_size": 4,
-            "num_workers": 0,
-            "n_mels": 16,
-            "max_audio_seconds": 1.0,
-        },
-        "model": model or MODEL,
-        "trainer": {
-            "max_epochs": 1,
-            "limit_train_batches": 2,
-            "limit_val_batches": 2,
-            "enable_progress_bar": False,
-            "enable_model_summary": False,
-            "default_root_dir": str(tmp_path / "run"),
-            "logger": {
-                "class_path": "lightning.pytorch.loggers.CSVLogger",
-                "init_args": {"save_dir": str(tmp_path / "run"), "name": "logs"},
-            },
-        },
-        "checkpoint": {
-            "dirpath": str(tmp_path / "run" / "checkpoints"),
-            "filename": "best",
-            "monitor": "val/category/acc",
-            "mode": "max",
-        },
-        "early_stopping": {"monitor": "val/category/acc", "mode": "max"},
-    }
-    for key, value in overrides.items():
-        section, _, name = key.partition("__")
-        config[section][name] = value
-    path = tmp_path / "config.yaml"
-    path.write_text(yaml.safe_dump(config), encoding="utf-8")
-    return path
+from tests.helpers import MODEL, TUXPAINT_ROOT, write_config, write_jsonl
 
 
 def test_fit_then_test_from_checkpoint(tmp_path: Path, make_manifest):

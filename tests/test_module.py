@@ -109,6 +109,7 @@ def fit_fixed_batch(module: MultimodalModule, steps: int) -> tuple[list[float], 
 
 @pytest.mark.parametrize("weighting", ["static", "uncertainty", "dwa", "gradnorm"])
 def test_training_steps_lower_loss_on_fixed_batch(weighting: str):
+    torch.manual_seed(0)  # the initial weights, and so the descent, depend on the seed
     module = make_module(unimodal_loss_weight=0.5, loss_weighting={"kind": weighting})
     losses, _ = fit_fixed_batch(module, steps=8)
     assert losses[-1] < losses[0]
@@ -131,7 +132,8 @@ def test_unimodal_loss_ignores_absent_modality():
 def test_logged_keys_and_task_checks():
     module = make_module(unimodal_loss_weight=0.3)
     keys = module.logged_metric_keys(("val",))
-    assert keys == [
+    assert len(keys) == len(set(keys))
+    assert set(keys) == {
         "val/loss",
         "val/unimodal_loss",
         "val/category/loss",
@@ -140,7 +142,7 @@ def test_logged_keys_and_task_checks():
         "val/sub/loss",
         "val/sub/acc",
         "val/sub/f1",
-    ]
+    }
     with pytest.raises(ConfigError, match="label column 'colour'"):
         make_module(tasks=[TaskConfig("colour")])
     with pytest.raises(ConfigError, match="duplicate names"):

@@ -17,6 +17,8 @@ from pathlib import Path
 from typing import Any, Literal
 
 import lightning as L
+from lightning.pytorch.overrides.distributed import UnrepeatedDistributedSampler
+from lightning.pytorch.utilities.rank_zero import rank_zero_only
 from torch.utils.data import DataLoader
 
 from mmlearn.data.cache import MediaCache
@@ -37,6 +39,9 @@ from mmlearn.errors import ConfigError, ManifestError, RowProblem
 from mmlearn.modalities import AUDIO, IMAGE, TEXT, check_modality
 
 log = logging.getLogger(__name__)
+# Every process reads the whole manifest, so set-up messages are logged by rank zero only.
+warn_once = rank_zero_only(log.warning)
+info_once = rank_zero_only(log.info)
 
 
 class MultimodalDataModule(L.LightningDataModule):
@@ -113,7 +118,8 @@ class MultimodalDataModule(L.LightningDataModule):
         and writes their ids, paths and reasons to ``skipped_report``.
     skipped_report:
         The JSONL file of skipped samples; by default ``skipped_samples.jsonl`` in the
-        trainer's log folder.
+        trainer's log folder. With several processes, files that fail to decode during
+        a run go to ``<stem>.rank<N>.jsonl`` beside it, one file per rank.
     """
 
     def __init__(
@@ -253,7 +259,7 @@ class MultimodalDataModule(L.LightningDataModule):
             self.skipped.append(record)
 
         if reasons:
-            log.warning(
+            warn_once(
                 "Skipping %d invalid row(s) of %s (data.on_error is 'skip'); "
                 "their ids and reasons go to the skipped-samples report",
                 len(reasons),
@@ -290,7 +296,7 @@ class MultimodalDataModule(L.LightningDataModule):
         """Warn about samples that have none of the modalities the model uses."""
         unusable = [s for s in self.samples if not set(s.modalities()) & set(self.modalities)]
         if unusable:
-            log.warning(
+            warn_once(
                 "%d sample(s) have none of the modalities the model uses (%s), so the model "
                 "sees only learned placeholders for them (ids %s%s)",
                 len(unusable),
@@ -326,7 +332,7 @@ class MultimodalDataModule(L.LightningDataModule):
                 )
             splits[sample.split].append(sample)
         summary = ", ".join(f"{name}={len(rows)}" for name, rows in splits.items() if rows)
-        log.info("Manifest %s: %d samples (%s)", self.manifest, len(samples), summary)
+        info_once("Manifest %s: %d samples (%s)", self.manifest, len(samples), summary)
         return splits
 
     @property
@@ -385,13 +391,15 @@ class MultimodalDataModule(L.LightningDataModule):
                 )
             self._dataset(split)
             self._warn_truncated(split)
-        self._write_skipped()
+        self._write_skipped(at_setup=True)
 
-    def skipped_report_path(self) -> Path:
+    def skipped_report_path(self, per_rank: bool = True) -> Path:
         """Return the JSONL file that lists skipped samples.
 
-        With several processes each rank writes its own ``.rank<N>`` file, because the
-        ranks decode different samples.
+        With several processes and ``per_rank``, each rank has its own ``.rank<N>``
+        file for the files that fail to decode, because the ranks decode different
+        samples. Rows rejected at set-up are the same on every rank, so rank zero
+        writes them to the file without the suffix.
         """
         configured = self.hparams["skipped_report"]
         trainer = self.trainer
@@ -401,21 +409,29 @@ class MultimodalDataModule(L.LightningDataModule):
             path = Path(trainer.log_dir or trainer.default_root_dir) / "skipped_samples.jsonl"
         else:
             path = Path("skipped_samples.jsonl")
-        if trainer is not None and trainer.world_size > 1:
+        if per_rank and trainer is not None and trainer.world_size > 1:
             path = path.with_name(f"{path.stem}.rank{trainer.global_rank}{path.suffix}")
         return path
 
-    def _write_skipped(self) -> None:
-        """Append the skipped samples not yet written to the report file."""
+    def _write_skipped(self, at_setup: bool = False) -> None:
+        """Append the skipped samples not yet written to the report file.
+
+        ``at_setup`` marks rows rejected while reading the manifest, which every rank
+        finds alike and rank zero alone writes.
+        """
         fresh = self.skipped[self._reported :]
         if not fresh:
             return
-        path = self.skipped_report_path()
+        self._reported = len(self.skipped)
+        # Called on every rank: the log folder is broadcast from rank zero.
+        path = self.skipped_report_path(per_rank=not at_setup)
+        trainer = self.trainer
+        if at_setup and trainer is not None and not trainer.is_global_zero:
+            return
         path.parent.mkdir(parents=True, exist_ok=True)
         with path.open("a", encoding="utf-8") as file:
             for record in fresh:
                 file.write(json.dumps(record, ensure_ascii=False) + "\n")
-        self._reported = len(self.skipped)
         log.warning("%d sample(s) skipped so far; see %s", len(self.skipped), path)
 
     def _warn_truncated(self, split: str) -> None:
@@ -427,7 +443,7 @@ class MultimodalDataModule(L.LightningDataModule):
         truncated = self.text.find_truncated([sample.text for sample in samples])
         if truncated:
             ids = [samples[index].id for index in truncated]
-            log.warning(
+            warn_once(
                 "%d of %d texts in the %s split exceed data.max_text_length=%d tokens and are "
                 "truncated (ids %s%s); raise max_text_length to keep more of them",
                 len(ids),
@@ -460,10 +476,22 @@ class MultimodalDataModule(L.LightningDataModule):
             # Its own instance, which stays on the CPU when self.log_mel moves to a GPU.
             log_mel=self._log_mel_features() if in_worker else None,
         )
+        dataset = self._dataset(split)
+        sampler = None
+        trainer = self.trainer
+        if not shuffle and trainer is not None and trainer.world_size > 1:
+            # Lightning's default evaluation sampler pads the ranks to equal length by
+            # repeating samples, which would count them twice in the metrics. This one
+            # gives each rank a disjoint share, so ranks may run different numbers of
+            # batches: evaluation steps must not need collectives.
+            sampler = UnrepeatedDistributedSampler(
+                dataset, num_replicas=trainer.world_size, rank=trainer.global_rank, shuffle=False
+            )
         return DataLoader(
-            self._dataset(split),
+            dataset,
             batch_size=self.hparams["batch_size"],
             shuffle=shuffle,
+            sampler=sampler,
             num_workers=workers,
             pin_memory=self._pin_memory(),
             persistent_workers=self.hparams["persistent_workers"] and workers > 0,

@@ -25,7 +25,6 @@ def gather_with_grad(features: torch.Tensor) -> torch.Tensor:
     """
     if not (dist.is_available() and dist.is_initialized()) or dist.get_world_size() == 1:
         return features
-    # NOTE: no test runs this multi-process path yet; the single-process path is tested.
     count = torch.tensor([features.shape[0]], device=features.device)
     counts = [torch.zeros_like(count) for _ in range(dist.get_world_size())]
     dist.all_gather(counts, count)
@@ -39,8 +38,8 @@ class ContrastiveTask(Task):
     """Pull paired features of two modalities together and push other pairs apart.
 
     For the rows that have both modalities, the projected features are L2-normalized
-    and scored against every partner in the batch (gathered from all processes
-    under DDP, with gradients). The loss is the symmetric InfoNCE loss of CLIP: the
+    and scored against every partner in the batch (in training under DDP, gathered from
+    all processes, with gradients). The loss is the symmetric InfoNCE loss of CLIP: the
     cross-entropy of finding the true partner, in both directions. The temperature
     starts at ``temperature`` and is learned as a log-scale, capped at 1/100.
 
@@ -75,7 +74,12 @@ class ContrastiveTask(Task):
 
     def loss(self, prediction: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
         pairs = F.normalize(prediction[targets].float(), dim=-1)
-        first, second = gather_with_grad(pairs[:, 0]), gather_with_grad(pairs[:, 1])
+        first, second = pairs[:, 0], pairs[:, 1]
+        if self.training:
+            # Evaluation gives each process a disjoint share that may hold fewer
+            # batches than another's, so a collective there could wait forever. Each
+            # process scores its own batch; the retrieval metrics cover the whole epoch.
+            first, second = gather_with_grad(first), gather_with_grad(second)
         if first.shape[0] < 2:
             # One pair has no negatives to contrast with.
             return self.zero(prediction) + self.log_scale * 0.0

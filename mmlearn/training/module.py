@@ -11,14 +11,17 @@ import torch
 from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint
 from lightning.pytorch.utilities import rank_zero_warn
 from torch import nn
+from torch.nn.parallel import DistributedDataParallel
 
-from mmlearn.errors import ConfigError, NonFiniteLossError
+from mmlearn.errors import ConfigError, NonFiniteLossError, UnusedParametersError
 from mmlearn.modalities import AUDIO, IMAGE, TEXT
 from mmlearn.models.builder import build_multimodal_model
 from mmlearn.models.encoders import AudioEncoderConfig, ImageEncoderConfig, TextEncoderConfig
 from mmlearn.models.fusion import FusionConfig
 from mmlearn.tasks import TaskConfig, build_task
+from mmlearn.training.epoch_means import EpochMeans
 from mmlearn.training.optim import OptimizerConfig, build_optimizer
+from mmlearn.training.rng_state import collect_rng_states, restore_rng_states
 from mmlearn.training.weighting import WeightingConfig, build_weighting
 
 STAGES = ("train", "val", "test")
@@ -169,6 +172,8 @@ class MultimodalModule(L.LightningModule):
                 for task in self.tasks
             }
             setattr(self, f"{stage}_metrics", nn.ModuleDict(collections))
+            setattr(self, f"{stage}_means", EpochMeans(self._epoch_mean_keys(stage)))
+        self._check_unused = False
 
     @staticmethod
     def _as_dict(config: Any) -> dict[str, Any] | None:
@@ -212,22 +217,26 @@ class MultimodalModule(L.LightningModule):
         """The modalities the model encodes."""
         return self.model.modalities
 
+    def _epoch_mean_keys(self, stage: str) -> list[str]:
+        """Return the keys logged as means over the epoch: the losses and fusion weights."""
+        keys = [f"{stage}/loss", *(f"{stage}/{task.name}/loss" for task in self.tasks)]
+        if self.unimodal_loss_weight > 0:
+            keys.append(f"{stage}/unimodal_loss")
+        if self.fusion_config.has_weights:
+            keys += [f"{stage}/fusion_weight/{name}" for name in self.modalities]
+        return keys
+
     def logged_metric_keys(self, stages: Sequence[str] = STAGES) -> list[str]:
         """Return every key this module logs in ``stages``."""
         keys = []
         for stage in stages:
-            keys.append(f"{stage}/loss")
+            keys += self._epoch_mean_keys(stage)
             if stage == "train":
-                keys += ["train/loss_step", "train/loss_epoch"]
+                keys.append("train/loss_step")
                 keys += [f"train/weight/{task.name}" for task in self.tasks]
                 if self.on_nonfinite == "skip":
                     keys.append("train/skipped_steps")
-            if self.unimodal_loss_weight > 0:
-                keys.append(f"{stage}/unimodal_loss")
-            if self.fusion_config.has_weights:
-                keys += [f"{stage}/fusion_weight/{name}" for name in self.modalities]
             for task in self.tasks:
-                keys.append(f"{stage}/{task.name}/loss")
                 keys += [
                     f"{stage}/{task.name}/{metric}"
                     for metric in self.task_modules[task.name].metric_names
@@ -271,9 +280,7 @@ class MultimodalModule(L.LightningModule):
         outputs = self.model(batch)
         batch_size = len(batch["ids"])
         metrics = getattr(self, f"{stage}_metrics")
-        on_step = stage == "train"
-        # Logged losses are averaged over processes (sync_dist). In training that is one
-        # scalar all-reduce per key and step, small beside the gradient all-reduce.
+        means = getattr(self, f"{stage}_means")
         losses, has_labels, scored = {}, {}, {}
         for name, task in self.task_modules.items():
             prediction, targets = task.prediction(outputs), task.targets(batch)
@@ -290,17 +297,8 @@ class MultimodalModule(L.LightningModule):
         for name, (prediction, targets, count) in scored.items():
             if count == 0:
                 continue
-            loss = losses[name]
-            task = self.task_modules[name]
-            self.log(
-                f"{stage}/{name}/loss",
-                loss,
-                on_step=False,
-                on_epoch=True,
-                batch_size=count,
-                sync_dist=True,
-            )
-            task.update_metrics(metrics[name], prediction, targets)
+            means.update(f"{stage}/{name}/loss", losses[name], count)
+            self.task_modules[name].update_metrics(metrics[name], prediction, targets)
         weighted = self.loss_weighting(losses, has_labels)
         total = weighted.total
         if stage == "train":
@@ -308,33 +306,15 @@ class MultimodalModule(L.LightningModule):
                 self.log(f"train/weight/{name}", weight, on_step=True, on_epoch=False)
         if outputs["fusion_weights"] is not None:
             for index, name in enumerate(self.modalities):
-                self.log(
-                    f"{stage}/fusion_weight/{name}",
-                    outputs["fusion_weights"][:, index].mean(),
-                    on_step=False,
-                    on_epoch=True,
-                    batch_size=batch_size,
-                    sync_dist=True,
-                )
+                weight = outputs["fusion_weights"][:, index].mean()
+                means.update(f"{stage}/fusion_weight/{name}", weight, batch_size)
         if unimodal is not None:
-            self.log(
-                f"{stage}/unimodal_loss",
-                unimodal,
-                on_step=False,
-                on_epoch=True,
-                batch_size=batch_size,
-                sync_dist=True,
-            )
+            means.update(f"{stage}/unimodal_loss", unimodal, batch_size)
             total = total + self.unimodal_loss_weight * unimodal
-        self.log(
-            f"{stage}/loss",
-            total,
-            on_step=on_step,
-            on_epoch=True,
-            prog_bar=True,
-            batch_size=batch_size,
-            sync_dist=True,
-        )
+        means.update(f"{stage}/loss", total, batch_size)
+        if stage == "train":
+            # This process's value only: a sync here would cost an all-reduce per step.
+            self.log("train/loss_step", total, on_step=True, on_epoch=False, prog_bar=True)
         if weighted.auxiliary is not None:
             return total + weighted.auxiliary
         return total
@@ -372,18 +352,32 @@ class MultimodalModule(L.LightningModule):
         self._warn_if_untrained("predict")
 
     def _log_epoch_metrics(self, stage: str) -> None:
-        """Log the stage's metrics over the epoch, then reset them.
+        """Log the stage's epoch means and each task's metrics, then reset them.
 
-        Metrics are computed here rather than handed to ``self.log`` because some return
-        several values (per-class F1, recall at several k). torchmetrics has already
-        gathered their state from every process, so every process holds the same values;
+        Task metrics are computed here rather than handed to ``self.log`` because some
+        return several values (per-class F1, recall at several k). ``compute`` gathers
+        the state of every process, so every process holds the same values, and
         ``sync_dist`` averages those equal values, which keeps Lightning from warning.
         """
-        for collection in getattr(self, f"{stage}_metrics").values():
-            # A task with no labelled sample this epoch on this process logs nothing.
-            if any(metric.update_count for metric in collection.values()):
-                self.log_dict(collection.compute(), sync_dist=True)
-            collection.reset()
+        means = getattr(self, f"{stage}_means")
+        metrics = getattr(self, f"{stage}_metrics")
+        # compute() is a collective call, so the processes agree first on which keys
+        # got a value on any of them: a task may have no labelled sample on one.
+        counts = self.trainer.strategy.reduce(means.updated().to(self.device), reduce_op="sum")
+        values = {}
+        for key, count in zip(means.keys, counts.tolist(), strict=True):
+            if count > 0:
+                values[key] = means.compute(key)
+        for task in self.tasks:
+            if f"{stage}/{task.name}/loss" in values:
+                values.update(metrics[task.name].compute())
+            metrics[task.name].reset()
+        means.reset()
+        total = values.pop(f"{stage}/loss", None)
+        if total is not None:
+            self.log(f"{stage}/loss", total, prog_bar=True, sync_dist=True)
+        if values:
+            self.log_dict(values, sync_dist=True)
 
     def on_train_epoch_end(self) -> None:
         self._log_epoch_metrics("train")
@@ -399,6 +393,45 @@ class MultimodalModule(L.LightningModule):
         # The sanity check runs validation batches before training; drop their state.
         for collection in self.val_metrics.values():
             collection.reset()
+        self.val_means.reset()
+        wrapped = self.trainer.strategy.model
+        self._check_unused = (
+            isinstance(wrapped, DistributedDataParallel) and not wrapped.find_unused_parameters
+        )
+
+    def on_after_backward(self) -> None:
+        """Under DDP without ``find_unused_parameters``, name the modules that got no gradient.
+
+        DDP itself fails only at the next step, with parameter indices instead of names.
+        """
+        if not self._check_unused:
+            return
+        unused = [
+            name
+            for name, parameter in self.named_parameters()
+            if parameter.requires_grad and parameter.grad is None
+        ]
+        if unused:
+            raise UnusedParametersError(unused, self.global_step, self.trainer.global_rank)
+
+    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        # A resumed run continues with the same shuffling, dropout and crops.
+        checkpoint["rng_states"] = collect_rng_states()
+
+    def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        """Restore the random generators when ``fit`` resumes from ``checkpoint``.
+
+        Lightning restores the checkpoint before it creates the first training batch,
+        and it runs the sanity check with the generators set aside, so the resumed run
+        draws the numbers that the uninterrupted run drew after saving the checkpoint.
+        """
+        states = checkpoint.get("rng_states")
+        trainer = self._trainer
+        if states is not None and trainer is not None and trainer.state.fn == "fit":
+            # NOTE: every process gets rank zero's states, and DataLoader workers that
+            # persisted across epochs in the interrupted run are started afresh, so
+            # their random crops can differ from an uninterrupted run.
+            restore_rng_states(states)
 
     def _nonfinite_step(
         self, losses: Mapping[str, torch.Tensor], unimodal: torch.Tensor | None, batch_idx: int
