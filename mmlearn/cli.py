@@ -17,11 +17,17 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
-from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint
+from lightning.pytorch.callbacks import EarlyStopping
 from lightning.pytorch.cli import LightningArgumentParser, LightningCLI
 from lightning.pytorch.utilities.rank_zero import rank_zero_info
 
-from mmlearn.callbacks import PredictionWriter, RunMetadataConfig
+from mmlearn.callbacks import (
+    ExceptionCheckpoint,
+    FlatModelCheckpoint,
+    PredictionWriter,
+    RunMetadataConfig,
+)
+from mmlearn.callbacks.run_metadata import stored_wandb_run_id
 from mmlearn.data.datamodule import MultimodalDataModule
 from mmlearn.errors import MmlearnError
 from mmlearn.modalities import AUDIO, IMAGE, TEXT
@@ -73,7 +79,9 @@ class MultimodalCLI(LightningCLI):
     """LightningCLI with the links between data and model, and default callbacks."""
 
     def add_arguments_to_parser(self, parser: LightningArgumentParser) -> None:
-        parser.add_lightning_class_args(ModelCheckpoint, "checkpoint")
+        parser.add_lightning_class_args(FlatModelCheckpoint, "checkpoint")
+        parser.add_lightning_class_args(ExceptionCheckpoint, "exception_checkpoint")
+        parser.link_arguments("checkpoint.dirpath", "exception_checkpoint.dirpath")
         parser.add_lightning_class_args(EarlyStopping, "early_stopping")
         parser.add_lightning_class_args(PredictionWriter, "prediction_writer")
         parser.set_defaults(
@@ -98,10 +106,12 @@ class MultimodalCLI(LightningCLI):
         parser.link_arguments("data.class_names", "model.class_names", apply_on="instantiate")
 
     def before_instantiate_classes(self) -> None:
-        """Switch a W&B run to offline mode when there is no way to log in, with one note.
+        """Prepare each W&B logger: offline mode without credentials, and run resumption.
 
-        Without this, W&B would wait for a login prompt or fail at the first upload.
-        ``WANDB_MODE`` set by the user, or ``offline: true``, is left as it is.
+        Without the first, W&B would wait for a login prompt or fail at the first
+        upload. ``WANDB_MODE`` set by the user, or ``offline: true``, is left as it is.
+        For ``fit --ckpt_path``, a logger without an ``id`` continues the W&B run that
+        wrote the checkpoint.
         """
         config = self.config.get(self.subcommand) if self.subcommand else self.config
         logger = config.get("trainer.logger") if config is not None else None
@@ -109,18 +119,45 @@ class MultimodalCLI(LightningCLI):
             class_path = str(getattr(entry, "class_path", "") or "")
             if not class_path.endswith("WandbLogger"):
                 continue
-            settings = getattr(entry, "init_args", None)
-            if getattr(settings, "offline", False) or os.environ.get("WANDB_MODE"):
-                return
-            if wandb_credentials_found():
-                return
-            os.environ["WANDB_MODE"] = "offline"
-            save_dir = getattr(settings, "save_dir", None) or "."
-            rank_zero_info(
-                "W&B: no API key (WANDB_API_KEY or `wandb login`), so this run is logged "
-                f"offline under {Path(save_dir) / 'wandb'}; upload it later with "
-                "`wandb sync <run folder>`"
-            )
+            settings = entry.init_args
+            self._go_offline_without_credentials(settings)
+            if self.subcommand == "fit" and not (settings.get("id") or settings.get("version")):
+                self._continue_wandb_run(config, settings)
+
+    @staticmethod
+    def _go_offline_without_credentials(settings: Any) -> None:
+        if settings.get("offline") or os.environ.get("WANDB_MODE") or wandb_credentials_found():
+            return
+        os.environ["WANDB_MODE"] = "offline"
+        save_dir = settings.get("save_dir") or "."
+        rank_zero_info(
+            "W&B: no API key (WANDB_API_KEY or `wandb login`), so this run is logged "
+            f"offline under {Path(save_dir) / 'wandb'}; upload it later with "
+            "`wandb sync <run folder>`"
+        )
+
+    @staticmethod
+    def _continue_wandb_run(config: Any, settings: Any) -> None:
+        checkpoint = resolve_checkpoint(config.get("ckpt_path"), config.get("checkpoint.dirpath"))
+        run_id = stored_wandb_run_id(checkpoint) if checkpoint is not None else None
+        if run_id is not None:
+            settings["id"] = run_id
+            rank_zero_info(f"W&B: continuing run {run_id}, which wrote {checkpoint}")
+
+
+def resolve_checkpoint(ckpt_path: str | None, dirpath: str | None) -> Path | None:
+    """Return the checkpoint file that ``--ckpt_path`` names, or None if it names no file.
+
+    ``last`` is ``last.ckpt`` in the checkpoint folder. Lightning's other special
+    values (``best``, ``hpc``, ``registry``) resolve to None.
+    """
+    if ckpt_path is None:
+        return None
+    if ckpt_path == "last":
+        path = Path(dirpath) / "last.ckpt" if dirpath else None
+    else:
+        path = Path(ckpt_path)
+    return path if path is not None and path.is_file() else None
 
 
 def build_data(argv: list[str]) -> int:

@@ -4,7 +4,8 @@
 ``config.yaml`` to the log folder as LightningCLI always does. It also logs to every
 logger (W&B, CSV, ...) the full resolved config under ``config``, and a ``run`` entry:
 the package versions, the git commit of the working directory (with a flag for
-uncommitted changes), and the SHA-256 of each manifest file.
+uncommitted changes), and the SHA-256 of each manifest file. Checkpoints record the
+W&B run id, so that ``fit --ckpt_path`` continues the same W&B run.
 """
 
 from __future__ import annotations
@@ -16,8 +17,10 @@ from pathlib import Path
 from typing import Any
 
 import lightning as L
+import torch
 import yaml
 from lightning.pytorch.cli import SaveConfigCallback
+from lightning.pytorch.loggers import WandbLogger
 
 PACKAGES = (
     "mmlearn-lightning",
@@ -74,6 +77,19 @@ def manifest_hashes(datamodule: Any) -> dict[str, str]:
     return {str(path): file_sha256(path) for path in paths if path and Path(path).is_file()}
 
 
+WANDB_RUN_ID_KEY = "wandb_run_id"
+
+
+def stored_wandb_run_id(checkpoint: str | Path) -> str | None:
+    """Return the W&B run id saved in ``checkpoint``, or None if it has none.
+
+    The file is memory-mapped, so the weights are not read.
+    """
+    state = torch.load(checkpoint, map_location="cpu", mmap=True, weights_only=True)
+    run_id = state.get(WANDB_RUN_ID_KEY)
+    return str(run_id) if run_id else None
+
+
 class RunMetadataConfig(SaveConfigCallback):
     """Save the config to the log folder, and log it with the run's provenance."""
 
@@ -86,3 +102,10 @@ class RunMetadataConfig(SaveConfigCallback):
         }
         for logger in trainer.loggers:
             logger.log_hyperparams({"config": config, "run": run})
+
+    def on_save_checkpoint(
+        self, trainer: L.Trainer, pl_module: L.LightningModule, checkpoint: dict[str, Any]
+    ) -> None:
+        for logger in trainer.loggers:
+            if isinstance(logger, WandbLogger) and logger.version:
+                checkpoint[WANDB_RUN_ID_KEY] = logger.version
