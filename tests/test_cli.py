@@ -24,6 +24,10 @@ def test_fit_then_test_from_checkpoint(tmp_path: Path, make_manifest):
     assert fit.model.class_names["category"] == ["cold", "warm"]
     assert fit.trainer.global_step == 2
     assert "val/category/acc" in fit.trainer.callback_metrics
+    # The second of 2 steps, with no warm-up: half way down the cosine, so half the lr.
+    learning_rates = {"text": 0.5e-4, "image": 0.5e-3, "audio": 0.5e-3, "default": 0.5e-3}
+    for group, lr in learning_rates.items():
+        assert float(fit.trainer.callback_metrics[f"train/lr/{group}"]) == pytest.approx(lr)
     checkpoint = tmp_path / "run" / "checkpoints" / "best.ckpt"
     assert checkpoint.is_file()
 

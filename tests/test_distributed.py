@@ -69,10 +69,13 @@ def sample(index: int, split: str, audio: bool = True, subcategory: str | None =
     warm = index % 3 != 0
     if subcategory is None:
         subcategory = "ab"[index % 2]
+    sound = None
+    if audio:
+        sound = "media/low.wav" if warm else "media/high.wav"
     return {
         "id": f"{split}-{index}",
         "image": "media/red.png" if warm else "media/blue.png",
-        "audio": ("media/low.wav" if warm else "media/high.wav") if audio else None,
+        "audio": sound,
         "category": "warm" if warm else "cold",
         "subcategory": subcategory,
         "split": split,
@@ -123,6 +126,7 @@ def test_fit_with_audio_absent_on_one_rank(tmp_path: Path, media_dir: Path):
     }
     env = {"HOME": str(tmp_path), "WANDB_DIR": str(tmp_path), "WANDB_API_KEY": ""}
     env.update({"WANDB_MODE": "", "WANDB_SILENT": "true"})
+
     ran = torchrun(
         [
             "fit",
@@ -142,6 +146,7 @@ def test_fit_with_audio_absent_on_one_rank(tmp_path: Path, media_dir: Path):
     )
     output = ran.stdout + ran.stderr
     assert ran.returncode == 0, output[-3000:]
+
     # Console lines and files come from rank zero only.
     assert output.count("W&B: no API key") == 1, output[-3000:]
     assert output.count("Skipping 1 invalid row(s)") == 1

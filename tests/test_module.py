@@ -53,12 +53,13 @@ def make_batch(batch_size: int = 6) -> dict:
 
 def test_build_optimizer_learning_rates():
     module = make_module()
-    groups = [(module.model.encoders["image"], 1e-2), (module.model.fusion, None)]
+    groups = [("image", module.model.encoders["image"], 1e-2), ("rest", module.model.fusion, None)]
     optimizer, scheduler = build_optimizer(groups, OptimizerConfig(lr=1e-3), total_steps=10)
     assert [group["initial_lr"] for group in optimizer.param_groups] == [1e-2, 1e-3]
+    assert [group["name"] for group in optimizer.param_groups] == ["image", "rest"]
     assert scheduler.get_last_lr() == pytest.approx([1e-2 * 1.0, 1e-3 * 1.0])
     with pytest.raises(ValueError, match="no trainable parameters"):
-        build_optimizer([(module.model.encoders["audio"], None)], OptimizerConfig(), 10)
+        build_optimizer([("audio", module.model.encoders["audio"], None)], OptimizerConfig(), 10)
 
 
 def test_configure_optimizers_param_groups(monkeypatch):

@@ -101,7 +101,7 @@ def test_resume_after_kill_at_epoch_end_matches(tmp_path: Path, make_manifest):
         assert got == pytest.approx(want, abs=1e-6), key
 
 
-def test_resume_in_the_middle_of_an_epoch_validates_every_sample(tmp_path: Path, make_manifest):
+def test_resume_mid_epoch_counts_all_val_samples(tmp_path: Path, make_manifest):
     manifest = make_manifest(per_split=10)  # 3 training batches per epoch
     config = make_config(tmp_path / "killed", manifest)
     seen = tmp_path / "val_ids.jsonl"
@@ -145,7 +145,8 @@ def test_best_k_checkpoints_stay_in_one_folder(tmp_path: Path, make_manifest):
     best = [name for name in files if name != "last.ckpt"]
     assert len(best) == 2
     for name in best:
-        assert name.startswith("epoch=") and "-val_category_acc=" in name, name
+        assert name.startswith("epoch="), name
+        assert "-val_category_acc=" in name, name
     assert Path(fit.trainer.checkpoint_callback.best_model_path).parent == folder
 
 

@@ -25,6 +25,8 @@ from mmlearn.training.rng_state import collect_rng_states, restore_rng_states
 from mmlearn.training.weighting import WeightingConfig, build_weighting
 
 STAGES = ("train", "val", "test")
+# The parameter group of everything but the encoders, trained at optimizer.lr.
+DEFAULT_LR_GROUP = "default"
 ConfigT = TypeVar("ConfigT")
 
 
@@ -79,7 +81,10 @@ class MultimodalModule(L.LightningModule):
     ``<stage>/<task>/f1`` for the stages train, val and test. Fusion strategies with
     modality weights (mean, gated, attention, late) add
     ``<stage>/fusion_weight/<modality>``, the epoch's mean weight of that modality.
-    Each training step logs ``train/weight/<task>``, the effective weight of each task.
+    Each training step logs ``train/loss_step`` (this process's loss),
+    ``train/weight/<task>``, the effective weight of each task,
+    and ``train/lr/<group>``, the learning rate of each parameter group: one per
+    trained encoder, named by its modality, and ``default`` for the rest.
     """
 
     def __init__(
@@ -233,6 +238,8 @@ class MultimodalModule(L.LightningModule):
             keys += self._epoch_mean_keys(stage)
             if stage == "train":
                 keys.append("train/loss_step")
+                groups = [name for name, c in self._encoder_settings().items() if not c.freeze]
+                keys += [f"train/lr/{name}" for name in [*groups, DEFAULT_LR_GROUP]]
                 keys += [f"train/weight/{task.name}" for task in self.tasks]
                 if self.on_nonfinite == "skip":
                     keys.append("train/skipped_steps")
@@ -356,7 +363,7 @@ class MultimodalModule(L.LightningModule):
 
         Task metrics are computed here rather than handed to ``self.log`` because some
         return several values (per-class F1, recall at several k). ``compute`` gathers
-        the state of every process, so every process holds the same values, and
+        the state of every process, so every process gets the same values, and
         ``sync_dist`` averages those equal values, which keeps Lightning from warning.
         """
         means = getattr(self, f"{stage}_means")
@@ -402,7 +409,8 @@ class MultimodalModule(L.LightningModule):
     def on_after_backward(self) -> None:
         """Under DDP without ``find_unused_parameters``, name the modules that got no gradient.
 
-        DDP itself fails only at the next step, with parameter indices instead of names.
+        PyTorch's DDP (2.x) fails only at the next step, with parameter indices and no
+        names unless TORCH_DISTRIBUTED_DEBUG is set.
         """
         if not self._check_unused:
             return
@@ -460,6 +468,11 @@ class MultimodalModule(L.LightningModule):
         self.log("train/skipped_steps", float(self.skipped_steps), on_step=True, on_epoch=False)
         return True
 
+    def on_train_batch_start(self, batch: Any, batch_idx: int) -> None:
+        # Frozen encoders have no parameter group, so they log no learning rate.
+        for group in self.optimizers().optimizer.param_groups:
+            self.log(f"train/lr/{group['name']}", group["lr"], on_step=True, on_epoch=False)
+
     def training_step(self, batch: Mapping[str, Any], batch_idx: int) -> torch.Tensor | None:
         return self.model_step(batch, "train", batch_idx)
 
@@ -489,9 +502,9 @@ class MultimodalModule(L.LightningModule):
         return records
 
     def configure_optimizers(self) -> dict[str, Any]:
-        groups: list[tuple[nn.Module, float | None]] = []
+        groups: list[tuple[str, nn.Module, float | None]] = []
         for name, config in self._encoder_settings().items():
-            groups.append((self.model.encoders[name], config.lr))
+            groups.append((name, self.model.encoders[name], config.lr))
         others = nn.ModuleList(
             [
                 self.model.projections,
@@ -502,7 +515,7 @@ class MultimodalModule(L.LightningModule):
                 self.loss_weighting,
             ]
         )
-        groups.append((others, None))
+        groups.append((DEFAULT_LR_GROUP, others, None))
         total_steps = int(self.trainer.estimated_stepping_batches)
         optimizer, scheduler = build_optimizer(groups, self.optimizer_config, total_steps)
         return {

@@ -34,19 +34,22 @@ def warmup_cosine(step: int, total_steps: int, warmup_steps: int, min_ratio: flo
 
 
 def build_optimizer(
-    groups: Iterable[tuple[nn.Module, float | None]],
+    groups: Iterable[tuple[str, nn.Module, float | None]],
     config: OptimizerConfig,
     total_steps: int,
 ) -> tuple[torch.optim.Optimizer, torch.optim.lr_scheduler.LambdaLR]:
-    """Build AdamW over (module, lr or None for the default lr) groups and its scheduler.
+    """Build AdamW over (name, module, lr or None for the default lr) groups and its scheduler.
 
-    Parameters that do not require gradients (frozen encoders) are left out.
+    Each parameter group keeps its ``name``. Parameters that do not require gradients
+    (frozen encoders) are left out, and so is a group left without parameters.
     """
     param_groups = []
-    for module, lr in groups:
+    for name, module, lr in groups:
         params = [p for p in module.parameters() if p.requires_grad]
         if params:
-            param_groups.append({"params": params, "lr": config.lr if lr is None else lr})
+            param_groups.append(
+                {"params": params, "lr": config.lr if lr is None else lr, "name": name}
+            )
     if not param_groups:
         raise ValueError("no trainable parameters: every encoder and head is frozen")
     optimizer = torch.optim.AdamW(param_groups, weight_decay=config.weight_decay)
