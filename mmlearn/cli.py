@@ -111,10 +111,15 @@ class MultimodalCLI(LightningCLI):
         Without the first, W&B would wait for a login prompt or fail at the first
         upload. ``WANDB_MODE`` set by the user, or ``offline: true``, is left as it is.
         For ``fit --ckpt_path``, a logger without an ``id`` continues the W&B run that
-        wrote the checkpoint.
+        wrote the checkpoint. ``fit --ckpt_path last`` takes the newer of ``last.ckpt``
+        and the ``on_exception.ckpt`` that ``ExceptionCheckpoint`` writes.
         """
         config = self.config.get(self.subcommand) if self.subcommand else self.config
-        logger = config.get("trainer.logger") if config is not None else None
+        if config is None:
+            return
+        if self.subcommand == "fit":
+            self._resolve_last_checkpoint(config)
+        logger = config.get("trainer.logger")
         for entry in logger if isinstance(logger, list) else [logger]:
             class_path = str(getattr(entry, "class_path", "") or "")
             if not class_path.endswith("WandbLogger"):
@@ -123,6 +128,15 @@ class MultimodalCLI(LightningCLI):
             self._go_offline_without_credentials(settings)
             if self.subcommand == "fit" and not (settings.get("id") or settings.get("version")):
                 self._continue_wandb_run(config, settings)
+
+    @staticmethod
+    def _resolve_last_checkpoint(config: Any) -> None:
+        if config.get("ckpt_path") != "last":
+            return
+        checkpoint = resolve_checkpoint("last", config.get("checkpoint.dirpath"))
+        if checkpoint is not None:
+            config["ckpt_path"] = str(checkpoint)
+            rank_zero_info(f"Resuming from {checkpoint}")
 
     @staticmethod
     def _go_offline_without_credentials(settings: Any) -> None:
@@ -148,16 +162,20 @@ class MultimodalCLI(LightningCLI):
 def resolve_checkpoint(ckpt_path: str | None, dirpath: str | None) -> Path | None:
     """Return the checkpoint file that ``--ckpt_path`` names, or None if it names no file.
 
-    ``last`` is ``last.ckpt`` in the checkpoint folder. Lightning's other special
-    values (``best``, ``hpc``, ``registry``) resolve to None.
+    ``last`` is the newer of ``last.ckpt`` and ``on_exception.ckpt`` in the checkpoint
+    folder. Lightning's other special values (``best``, ``hpc``, ``registry``) resolve
+    to None.
     """
     if ckpt_path is None:
         return None
-    if ckpt_path == "last":
-        path = Path(dirpath) / "last.ckpt" if dirpath else None
-    else:
+    if ckpt_path != "last":
         path = Path(ckpt_path)
-    return path if path is not None and path.is_file() else None
+        return path if path.is_file() else None
+    if not dirpath:
+        return None
+    names = ("last.ckpt", ExceptionCheckpoint.FILENAME)
+    found = [Path(dirpath) / name for name in names if (Path(dirpath) / name).is_file()]
+    return max(found, key=lambda path: path.stat().st_mtime, default=None)
 
 
 def build_data(argv: list[str]) -> int:

@@ -87,6 +87,8 @@ def test_resume_after_kill_at_epoch_end_matches(tmp_path: Path, make_manifest):
     assert (checkpoints / "on_exception.ckpt").is_file()
 
     resumed = run_cli(["fit", "--config", str(config), "--ckpt_path", "last"])
+    # "last" is the newer file: the one written as the exception went up.
+    assert resumed.trainer.ckpt_path == str(checkpoints / "on_exception.ckpt")
     assert resumed.trainer.current_epoch == straight.trainer.current_epoch == 3
     assert resumed.trainer.global_step == straight.trainer.global_step == 6
     # A finished fit removes its on-exception checkpoint.
@@ -148,6 +150,10 @@ def test_best_k_checkpoints_stay_in_one_folder(tmp_path: Path, make_manifest):
         assert name.startswith("epoch="), name
         assert "-val_category_acc=" in name, name
     assert Path(fit.trainer.checkpoint_callback.best_model_path).parent == folder
+
+    # Without --ckpt_path, a second fit in the same folder starts afresh.
+    again = run_cli(["fit", "--config", str(config)])
+    assert again.trainer.ckpt_path is None
 
 
 def test_resumed_fit_continues_the_wandb_run(tmp_path: Path, make_manifest, monkeypatch):

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import os
-from typing import Any
+from pathlib import Path
 
 import lightning as L
-from lightning.pytorch.callbacks import ModelCheckpoint, OnExceptionCheckpoint
+from lightning.pytorch.callbacks import Callback, ModelCheckpoint
+from lightning.pytorch.utilities.exceptions import SIGTERMException
+from lightning.pytorch.utilities.rank_zero import rank_zero_info
 from torch import Tensor
 
 
@@ -33,33 +35,45 @@ class FlatModelCheckpoint(ModelCheckpoint):
         return folder + path[len(folder) :].replace("/", "_")
 
 
-class ExceptionCheckpoint(OnExceptionCheckpoint):
+class ExceptionCheckpoint(Callback):
     """Save ``on_exception.ckpt`` when a fit that has trained stops on an error, Ctrl-C or SIGTERM.
 
-    ``fit --ckpt_path last`` resumes from the newer of this file and ``last.ckpt``, so
-    a run killed in the middle of an epoch loses no finished step. Lightning deletes
-    the file when a fit ends normally. Errors before the first optimizer step (a
-    wrong config, say) write nothing. ``dirpath`` null means the folder of the run's
-    ``ModelCheckpoint``.
+    The CLI resolves ``fit --ckpt_path last`` to the newer of this file and
+    ``last.ckpt``, so a run killed in the middle of an epoch loses no finished step.
+    The file is deleted when a fit ends normally. Errors before the first optimizer
+    step (a wrong config, say) write nothing. ``dirpath`` null means the folder of
+    the run's ``ModelCheckpoint``.
+
+    Unlike Lightning's ``OnExceptionCheckpoint``, this callback does not make every
+    ``fit`` without ``--ckpt_path`` resume from the last checkpoint. Under DDP it
+    saves only on Ctrl-C and SIGTERM, which reach every process: saving is a
+    collective step, and after an error on one process the others cannot join it.
     """
 
-    def __init__(self, dirpath: str | None = None, filename: str = "on_exception") -> None:
-        super().__init__(dirpath or ".", filename)
+    FILENAME = "on_exception.ckpt"
+
+    def __init__(self, dirpath: str | None = None) -> None:
         self.dirpath = dirpath
 
-    @property
-    def ckpt_path(self) -> str | None:  # type: ignore[override]
-        # Lightning looks for ``ckpt_path: last`` candidates before any folder is known.
-        return super().ckpt_path if self.dirpath else None
+    def _path(self, trainer: L.Trainer) -> Path | None:
+        folder = self.dirpath
+        if folder is None and trainer.checkpoint_callback is not None:
+            folder = trainer.checkpoint_callback.dirpath
+        return Path(folder) / self.FILENAME if folder else None
 
-    def on_exception(self, trainer: L.Trainer, *args: Any, **kwargs: Any) -> None:
+    def on_exception(
+        self, trainer: L.Trainer, pl_module: L.LightningModule, exception: BaseException
+    ) -> None:
         if trainer.state.fn != "fit" or trainer.global_step == 0:
             return
-        if self.dirpath is None and trainer.checkpoint_callback is not None:
-            self.dirpath = trainer.checkpoint_callback.dirpath
-        if self.dirpath is not None:
-            super().on_exception(trainer, *args, **kwargs)
+        everywhere = isinstance(exception, (KeyboardInterrupt, SIGTERMException))
+        path = self._path(trainer)
+        if path is None or (trainer.world_size > 1 and not everywhere):
+            return
+        trainer.save_checkpoint(path)
+        rank_zero_info(f"Saved {path}; resume with --ckpt_path last")
 
-    def teardown(self, trainer: L.Trainer, *args: Any, **kwargs: Any) -> None:
-        if self.dirpath is not None:
-            super().teardown(trainer, *args, **kwargs)
+    def teardown(self, trainer: L.Trainer, pl_module: L.LightningModule, stage: str) -> None:
+        path = self._path(trainer)
+        if stage == "fit" and path is not None and path.exists():
+            trainer.strategy.remove_checkpoint(path)
