@@ -91,3 +91,15 @@ def write_config(tmp_path: Path, manifest: Path, model: dict | None = None, **ov
     path = tmp_path / "config.yaml"
     path.write_text(yaml.safe_dump(config), encoding="utf-8")
     return path
+
+
+def wandb_logger_flags(save_dir: Path) -> list[str]:
+    """Return CLI flags that log to W&B project ``mmlearn-test`` under ``save_dir``."""
+    return [
+        "--trainer.logger",
+        "lightning.pytorch.loggers.WandbLogger",
+        "--trainer.logger.project",
+        "mmlearn-test",
+        "--trainer.logger.save_dir",
+        str(save_dir),
+    ]

@@ -14,7 +14,7 @@ import torch
 
 from mmlearn.cli import main, run_cli
 from mmlearn.data.sources.tuxpaint import build_tuxpaint_manifest
-from tests.helpers import MODEL, TUXPAINT_ROOT, write_config, write_jsonl
+from tests.helpers import MODEL, TUXPAINT_ROOT, wandb_logger_flags, write_config, write_jsonl
 
 
 def test_fit_then_test_from_checkpoint(tmp_path: Path, make_manifest):
@@ -151,14 +151,9 @@ def test_wandb_logger_offline(tmp_path: Path, make_manifest, monkeypatch):
             "fit",
             "--config",
             str(config),
-            "--trainer.logger",
-            "lightning.pytorch.loggers.WandbLogger",
+            *wandb_logger_flags(tmp_path / "wandb_runs"),
             "--trainer.logger.offline",
             "true",
-            "--trainer.logger.project",
-            "mmlearn-test",
-            "--trainer.logger.save_dir",
-            str(tmp_path / "wandb_runs"),
         ]
     )
     # Finish the run, or the next WandbLogger in this process would reuse it.
@@ -186,12 +181,7 @@ def test_wandb_without_api_key_goes_offline_with_run_metadata(
                 "fit",
                 "--config",
                 str(config),
-                "--trainer.logger",
-                "lightning.pytorch.loggers.WandbLogger",
-                "--trainer.logger.project",
-                "mmlearn-test",
-                "--trainer.logger.save_dir",
-                str(tmp_path / "wandb_runs"),
+                *wandb_logger_flags(tmp_path / "wandb_runs"),
             ]
         )
     notes = [r.getMessage() for r in caplog.records if "W&B: no API key" in r.getMessage()]

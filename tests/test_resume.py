@@ -12,7 +12,7 @@ import torch
 import wandb
 
 from mmlearn.cli import run_cli
-from tests.helpers import MODEL, write_config
+from tests.helpers import MODEL, wandb_logger_flags, write_config
 
 # Image and audio only: fast, and still random in shuffling, crops, flips and dropout.
 RESUME_MODEL = {**MODEL, "text_encoder": None}
@@ -161,14 +161,7 @@ def test_resumed_fit_continues_the_wandb_run(tmp_path: Path, make_manifest, monk
     monkeypatch.setenv("WANDB_DIR", str(tmp_path))
     monkeypatch.setenv("WANDB_SILENT", "true")
     config = make_config(tmp_path / "tracked", make_manifest(per_split=8))
-    logger = [
-        "--trainer.logger",
-        "lightning.pytorch.loggers.WandbLogger",
-        "--trainer.logger.project",
-        "mmlearn-test",
-        "--trainer.logger.save_dir",
-        str(tmp_path / "wandb_runs"),
-    ]
+    logger = wandb_logger_flags(tmp_path / "wandb_runs")
     with pytest.raises(RunKilled):
         run_cli(["fit", "--config", str(config), *logger, kill_callback(epoch=1)])
     killed_id = wandb.run.id
