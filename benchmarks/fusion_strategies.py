@@ -13,6 +13,11 @@ time, then writes ``results/tuxpaint_fusion.{json,md}``.
 ``--``, for example ``-- --trainer.max_epochs 2`` for a quick check. ``--resume``
 keeps the runs already in the results file and adds only the missing ones, so a
 long measurement can be spread over several sessions.
+
+``--step-times N`` measures only the training step time: one short fit of ``N``
+steps per combination, without validation. Run it on an otherwise idle machine
+after the fits. Its medians replace those of the fits in the table, whose steps
+may have shared the CPU with other work; the JSON file keeps both.
 """
 
 from __future__ import annotations
@@ -73,6 +78,36 @@ def run_one(kind: str, weighting: str, seed: int, workdir: Path, extra: list[str
     return result
 
 
+def time_steps(kind: str, weighting: str, steps: int, workdir: Path) -> float:
+    """Return the median training step time, in seconds, of a ``steps``-step fit."""
+    flags = [
+        "--config",
+        CONFIG,
+        "--model.fusion.kind",
+        kind,
+        "--model.loss_weighting.kind",
+        weighting,
+        "--trainer.enable_progress_bar",
+        "false",
+        "--trainer.max_steps",
+        str(steps),
+        "--trainer.limit_val_batches",
+        "0",
+        "--checkpoint.monitor",
+        "null",
+        "--early_stopping.monitor",
+        "train/loss",
+        "--early_stopping.patience",
+        "1000",
+        "--trainer.callbacks+=benchmark_runs.StepTimer",
+    ]
+    name = f"steps_{kind}_{weighting}"
+    cli, checkpoints = fit_cli(flags, name, workdir)
+    shutil.rmtree(checkpoints, ignore_errors=True)
+    timer = next(c for c in cli.trainer.callbacks if isinstance(c, StepTimer))
+    return timer.median_seconds
+
+
 def in_table_order(results: dict[str, list[dict]]) -> list[tuple[str, list[dict]]]:
     """Sort ``fusion / weighting`` labels as ``KINDS`` and ``WEIGHTINGS`` list them."""
 
@@ -83,7 +118,12 @@ def in_table_order(results: dict[str, list[dict]]) -> list[tuple[str, list[dict]
     return sorted(results.items(), key=lambda item: position(item[0]))
 
 
-def write_tables(results: dict[str, list[dict]], out: Path, seeds: list[int]) -> str:
+def write_tables(
+    results: dict[str, list[dict]],
+    out: Path,
+    seeds: list[int],
+    step_seconds: dict[str, float] | None = None,
+) -> str:
     lines = [
         "| fusion | weighting | category acc | category macro F1 | subcategory acc "
         "| trainable / total parameters | step time (ms) |",
@@ -98,7 +138,10 @@ def write_tables(results: dict[str, list[dict]], out: Path, seeds: list[int]) ->
         sizes = (
             f"{runs[0]['trainable_parameters'] / 1e6:.2f} M / {runs[0]['parameters'] / 1e6:.1f} M"
         )
-        step = statistics.median(run["step_seconds"] for run in runs) * 1000
+        if step_seconds and label in step_seconds:
+            step = step_seconds[label] * 1000
+        else:
+            step = statistics.median(run["step_seconds"] for run in runs) * 1000
         lines.append(f"| {kind} | {weighting} | {' | '.join(cells)} | {sizes} | {step:.0f} |")
     lines += [
         "",
@@ -122,6 +165,7 @@ def write_tables(results: dict[str, list[dict]], out: Path, seeds: list[int]) ->
             "processor": platform.processor() or platform.machine(),
         },
         "results": results,
+        "step_seconds": step_seconds or {},
     }
     out.mkdir(parents=True, exist_ok=True)
     (out / "tuxpaint_fusion.json").write_text(json.dumps(payload, indent=2))
@@ -137,13 +181,33 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results"))
     parser.add_argument("--workdir", type=Path, default=Path("runs/fusion"))
     parser.add_argument("--resume", action="store_true", help="keep the runs already measured")
+    parser.add_argument(
+        "--step-times",
+        type=int,
+        metavar="N",
+        help="only time N training steps per combination, keeping the measured runs",
+    )
     parser.add_argument("extra", nargs="*", help="mmlearn flags for every run, after --")
     args = parser.parse_args()
 
     results: dict[str, list[dict]] = {}
+    step_seconds: dict[str, float] = {}
     existing = args.out / "tuxpaint_fusion.json"
-    if args.resume and existing.is_file():
-        results = json.loads(existing.read_text())["results"]
+    if (args.resume or args.step_times) and existing.is_file():
+        payload = json.loads(existing.read_text())
+        results, step_seconds = payload["results"], payload.get("step_seconds", {})
+
+    def seeds_so_far() -> list[int]:
+        return sorted({run["seed"] for runs in results.values() for run in runs})
+
+    if args.step_times:
+        for kind in args.kinds:
+            for weighting in args.weightings:
+                label = f"{kind} / {weighting}"
+                step_seconds[label] = time_steps(kind, weighting, args.step_times, args.workdir)
+                print(f"{label}: {step_seconds[label] * 1000:.0f} ms per step", flush=True)
+        print(write_tables(results, args.out, seeds_so_far(), step_seconds))
+        return
     # Seed by seed, so an interrupted run still leaves complete tables for the first
     # seeds; the result files are rewritten after every run.
     for seed in args.seeds:
@@ -155,9 +219,8 @@ def main() -> None:
                 run = {"seed": seed, **run_one(kind, weighting, seed, args.workdir, args.extra)}
                 results.setdefault(label, []).append(run)
                 print(f"{label}, seed {seed}: {json.dumps(run)}", flush=True)
-                seeds = sorted({r["seed"] for runs in results.values() for r in runs})
-                write_tables(results, args.out, seeds)
-    print(write_tables(results, args.out, sorted({r["seed"] for v in results.values() for r in v})))
+                write_tables(results, args.out, seeds_so_far(), step_seconds)
+    print(write_tables(results, args.out, seeds_so_far(), step_seconds))
 
 
 if __name__ == "__main__":
