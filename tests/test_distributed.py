@@ -170,6 +170,27 @@ def test_plain_ddp_names_the_module_without_gradient(tmp_path: Path, media_dir: 
     assert "ddp_find_unused_parameters_true" in ran.stderr
 
 
+def test_batch_lost_on_one_rank_skips_the_step(tmp_path: Path, media_dir: Path):
+    # Rank 1's only batch fails to decode, so rank 1 has nothing to train on.
+    (media_dir / "broken.wav").write_bytes(b"not a sound file")
+    rows = train_rows()
+    for row in rows:
+        row["audio"] = row["audio"] or "media/broken.wav"
+    val = [sample(i, "val") for i in range(4)]
+    manifest = write_jsonl(tmp_path / "manifest.jsonl", [*rows, *val])
+    config = write_config(tmp_path, manifest, model=DDP_MODEL)
+    report = tmp_path / "skipped.jsonl"
+    flags = ["--data.on_error", "skip", "--data.skipped_report", str(report)]
+
+    ran = torchrun(["fit", "--config", str(config), *flags], cwd=tmp_path)
+    output = ran.stdout + ran.stderr
+    assert ran.returncode == 0, output[-3000:]
+    assert "Skipping training step 0 (epoch 0, batch 0) on every process" in output
+    lines = (tmp_path / "skipped.rank1.jsonl").read_text().splitlines()
+    assert len(lines) == 4
+    assert not (tmp_path / "skipped.rank0.jsonl").exists()
+
+
 ROWS = (3, 2)  # pairs on rank 0 and rank 1: the ranks may hold different batch sizes
 
 

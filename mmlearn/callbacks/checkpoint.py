@@ -48,6 +48,10 @@ class ExceptionCheckpoint(Callback):
     ``fit`` without ``--ckpt_path`` resume from the last checkpoint. Under DDP it
     saves only on Ctrl-C and SIGTERM, which reach every process: saving is a
     collective step, and after an error on one process the others cannot join it.
+
+    Args:
+        dirpath: The folder for ``on_exception.ckpt``; the CLI links it to
+            ``checkpoint.dirpath``.
     """
 
     FILENAME = "on_exception.ckpt"

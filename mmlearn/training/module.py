@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Literal, TypeVar
 
 import lightning as L
@@ -71,14 +71,16 @@ class MultimodalModule(L.LightningModule):
         AdamW and schedule settings; encoders may override the learning rate.
     on_nonfinite:
         What a NaN or infinite training loss does. ``raise`` stops the run with an
-        error that names the tasks and the step. ``skip`` drops that step (no backward
-        and no weight update, though Lightning still counts it), logs a warning, and
-        counts the skipped steps in ``train/skipped_steps``. Under DDP every process
-        skips the step when any one has a non-finite loss. Batch-norm statistics have
-        already seen the bad batch when it is skipped.
+        error that names the tasks and the step. ``skip`` drops that step (a zero
+        gradient and no optimizer step, so Lightning does not count it in
+        ``global_step``), logs a warning, and counts the skipped steps in
+        ``train/skipped_steps``. Under DDP every process drops the step when any one
+        has a non-finite loss, or a batch whose samples all failed to decode.
+        Batch-norm statistics have already seen the bad batch when it is dropped.
 
-    Logged keys: ``<stage>/loss``, ``<stage>/<task>/loss``, ``<stage>/<task>/acc`` and
-    ``<stage>/<task>/f1`` for the stages train, val and test. Fusion strategies with
+    Logged keys: ``<stage>/loss``, ``<stage>/<task>/loss`` and each task type's metrics
+    (``<stage>/<task>/acc`` and ``<stage>/<task>/f1`` for multiclass) for the stages
+    train, val and test, plus ``<stage>/unimodal_loss`` with unimodal heads. Fusion strategies with
     modality weights (mean, gated, attention, late) add
     ``<stage>/fusion_weight/<modality>``, the epoch's mean weight of that modality.
     Each training step logs ``train/loss_step`` (this process's loss),
@@ -179,6 +181,7 @@ class MultimodalModule(L.LightningModule):
             setattr(self, f"{stage}_metrics", nn.ModuleDict(collections))
             setattr(self, f"{stage}_means", EpochMeans(self._epoch_mean_keys(stage)))
         self._check_unused = False
+        self._drop_optimizer_step = False
 
     @staticmethod
     def _as_dict(config: Any) -> dict[str, Any] | None:
@@ -279,10 +282,16 @@ class MultimodalModule(L.LightningModule):
     ) -> torch.Tensor | None:
         """Run the model, compute the weighted task losses and update the stage's metrics.
 
-        Returns None for a batch whose samples were all skipped, and for a training
-        step skipped for a non-finite loss, so Lightning skips it.
+        Returns None for a validation or test batch whose samples were all skipped. A
+        training step that must be dropped (no samples on some process, or a
+        non-finite loss with ``on_nonfinite: skip``) returns a zero loss instead and
+        leaves the weights unchanged.
         """
         if not batch["ids"]:
+            if stage == "train":
+                # The other processes run this step; they learn here that it is dropped.
+                self._agree_to_skip(empty=True, nonfinite=False)
+                return self._dropped_step_loss()
             return None
         outputs = self.model(batch)
         batch_size = len(batch["ids"])
@@ -298,8 +307,8 @@ class MultimodalModule(L.LightningModule):
         unimodal = None
         if self.unimodal_loss_weight > 0:
             unimodal = self.unimodal_loss(outputs, batch)
-        if stage == "train" and self._nonfinite_step(losses, unimodal, batch_idx):
-            return None
+        if stage == "train" and self._skip_training_step(losses, unimodal, batch_idx):
+            return self._dropped_step_loss()
 
         for name, (prediction, targets, count) in scored.items():
             if count == 0:
@@ -441,21 +450,66 @@ class MultimodalModule(L.LightningModule):
             # their random crops can differ from an uninterrupted run.
             restore_rng_states(states)
 
-    def _nonfinite_step(
+    def _dropped_step_loss(self) -> torch.Tensor:
+        """Return a zero loss that gives every trained parameter a zero gradient, and drop the step.
+
+        Lightning rejects a training step that returns None under DDP, and every
+        process must run the backward pass for the gradient all-reduce to finish.
+        ``optimizer_step`` then leaves the weights and the optimizer state as they are.
+        """
+        self._drop_optimizer_step = True
+        trained = [p.sum() for p in self.parameters() if p.requires_grad]
+        return torch.stack(trained).sum().float() * 0.0
+
+    def optimizer_step(
+        self,
+        epoch: int,
+        batch_idx: int,
+        optimizer: Any,
+        optimizer_closure: Callable[[], Any] | None = None,
+    ) -> None:
+        if optimizer_closure is None:
+            super().optimizer_step(epoch, batch_idx, optimizer, optimizer_closure)
+            return
+        # The closure runs training_step and the backward pass, which decide the drop.
+        result = optimizer_closure()
+        if self._drop_optimizer_step:
+            self._drop_optimizer_step = False
+            return
+        optimizer.step(closure=lambda: result)
+
+    def _agree_to_skip(self, empty: bool, nonfinite: bool) -> tuple[bool, bool]:
+        """Return whether any process has an empty batch, and whether any has a non-finite loss.
+
+        Every process must take the same decision, or DDP waits for gradients forever.
+        """
+        flags = torch.tensor([float(empty), float(nonfinite)], device=self.device)
+        flags = self.trainer.strategy.reduce(flags, reduce_op="sum")
+        return bool(flags[0] > 0), bool(flags[1] > 0)
+
+    def _skip_training_step(
         self, losses: Mapping[str, torch.Tensor], unimodal: torch.Tensor | None, batch_idx: int
     ) -> bool:
-        """Return True if this training step must be skipped for a non-finite loss.
+        """Return True if this training step must be skipped on every process.
 
-        Raises ``NonFiniteLossError`` instead when ``on_nonfinite`` is ``raise``.
+        That is the case when another process's batch lost all its samples to decoding
+        errors, or when a loss is not finite and ``on_nonfinite`` is ``skip``. Raises
+        ``NonFiniteLossError`` instead when ``on_nonfinite`` is ``raise``.
         """
         named = dict(losses)
         if unimodal is not None:
             named["unimodal heads"] = unimodal
         bad = [name for name, loss in named.items() if not bool(torch.isfinite(loss))]
-        # Every process must take the same decision, or DDP waits for gradients forever.
-        if not self.trainer.strategy.reduce_boolean_decision(bool(bad), all=False):
-            return False
+        any_empty, any_bad = self._agree_to_skip(empty=False, nonfinite=bool(bad))
         where = f"training step {self.global_step} (epoch {self.current_epoch}, batch {batch_idx})"
+        if any_empty and not any_bad:
+            rank_zero_warn(
+                f"Skipping {where} on every process: on one, all samples of the batch "
+                "failed to decode (see the skipped-samples report)"
+            )
+            return True
+        if not any_bad:
+            return False
         values = ", ".join(f"{name}={float(named[name])}" for name in bad) or "on another process"
         if self.on_nonfinite == "raise":
             raise NonFiniteLossError(
