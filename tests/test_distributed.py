@@ -179,16 +179,16 @@ def test_batch_lost_on_one_rank_skips_the_step(tmp_path: Path, media_dir: Path):
     val = [sample(i, "val") for i in range(4)]
     manifest = write_jsonl(tmp_path / "manifest.jsonl", [*rows, *val])
     config = write_config(tmp_path, manifest, model=DDP_MODEL)
-    report = tmp_path / "skipped.jsonl"
-    flags = ["--data.on_error", "skip", "--data.skipped_report", str(report)]
 
-    ran = torchrun(["fit", "--config", str(config), *flags], cwd=tmp_path)
+    # The default report folder is the log folder, which only a collective call finds.
+    ran = torchrun(["fit", "--config", str(config), "--data.on_error", "skip"], cwd=tmp_path)
     output = ran.stdout + ran.stderr
     assert ran.returncode == 0, output[-3000:]
     assert "Skipping training step 0 (epoch 0, batch 0) on every process" in output
-    lines = (tmp_path / "skipped.rank1.jsonl").read_text().splitlines()
+    log_dir = tmp_path / "run" / "logs" / "version_0"
+    lines = (log_dir / "skipped_samples.rank1.jsonl").read_text().splitlines()
     assert len(lines) == 4
-    assert not (tmp_path / "skipped.rank0.jsonl").exists()
+    assert not (log_dir / "skipped_samples.rank0.jsonl").exists()
 
 
 ROWS = (3, 2)  # pairs on rank 0 and rank 1: the ranks may hold different batch sizes

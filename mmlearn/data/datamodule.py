@@ -205,6 +205,7 @@ class MultimodalDataModule(L.LightningDataModule):
             raise ConfigError(f"invalid data.on_error {on_error!r}; use 'raise' or 'skip'")
         self.skipped: list[dict[str, Any]] = []
         self._reported = 0
+        self._report_file: Path | None = None
         if manifest is not None:
             self.samples = self._read_checked(manifest, split_column, classes)
         else:
@@ -391,6 +392,8 @@ class MultimodalDataModule(L.LightningDataModule):
                 )
             self._dataset(split)
             self._warn_truncated(split)
+        self._report_file = None  # a new stage may log to a new folder
+        self.skipped_report_path()
         self._write_skipped(at_setup=True)
 
     def skipped_report_path(self, per_rank: bool = True) -> Path:
@@ -401,14 +404,19 @@ class MultimodalDataModule(L.LightningDataModule):
         samples. Rows rejected at set-up are the same on every rank, so rank zero
         writes them to the file without the suffix.
         """
-        configured = self.hparams["skipped_report"]
         trainer = self.trainer
-        if configured is not None:
-            path = Path(configured)
-        elif trainer is not None:
-            path = Path(trainer.log_dir or trainer.default_root_dir) / "skipped_samples.jsonl"
-        else:
-            path = Path("skipped_samples.jsonl")
+        if self._report_file is None:
+            configured = self.hparams["skipped_report"]
+            if configured is not None:
+                self._report_file = Path(configured)
+            elif trainer is not None:
+                # trainer.log_dir is a collective call under DDP, so setup() calls this
+                # on every process and the file is kept for the workers' skips later.
+                folder = trainer.log_dir or trainer.default_root_dir
+                self._report_file = Path(folder) / "skipped_samples.jsonl"
+            else:
+                self._report_file = Path("skipped_samples.jsonl")
+        path = self._report_file
         if per_rank and trainer is not None and trainer.world_size > 1:
             path = path.with_name(f"{path.stem}.rank{trainer.global_rank}{path.suffix}")
         return path
@@ -423,7 +431,6 @@ class MultimodalDataModule(L.LightningDataModule):
         if not fresh:
             return
         self._reported = len(self.skipped)
-        # Called on every rank: the log folder is broadcast from rank zero.
         path = self.skipped_report_path(per_rank=not at_setup)
         trainer = self.trainer
         if at_setup and trainer is not None and not trainer.is_global_zero:

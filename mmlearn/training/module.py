@@ -80,13 +80,13 @@ class MultimodalModule(L.LightningModule):
 
     Logged keys: ``<stage>/loss``, ``<stage>/<task>/loss`` and each task type's metrics
     (``<stage>/<task>/acc`` and ``<stage>/<task>/f1`` for multiclass) for the stages
-    train, val and test, plus ``<stage>/unimodal_loss`` with unimodal heads. Fusion strategies with
-    modality weights (mean, gated, attention, late) add
+    train, val and test, plus ``<stage>/unimodal_loss`` with unimodal heads. Fusion
+    strategies with modality weights (mean, gated, attention, late) add
     ``<stage>/fusion_weight/<modality>``, the epoch's mean weight of that modality.
     Each training step logs ``train/loss_step`` (this process's loss),
-    ``train/weight/<task>``, the effective weight of each task,
-    and ``train/lr/<group>``, the learning rate of each parameter group: one per
-    trained encoder, named by its modality, and ``default`` for the rest.
+    ``train/weight/<task>`` (the effective weight of each task) and
+    ``train/lr/<group>``, the learning rate of each parameter group: one per trained
+    encoder, named by its modality, and ``default`` for the rest.
     """
 
     def __init__(
