@@ -125,9 +125,9 @@ def write_tables(
     step_seconds: dict[str, float] | None = None,
 ) -> str:
     lines = [
-        "| fusion | weighting | category acc | category macro F1 | subcategory acc "
+        "| fusion | weighting | seeds | category acc | category macro F1 | subcategory acc "
         "| trainable / total parameters | step time (ms) |",
-        "|---|---|---|---|---|---|---|",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for label, runs in in_table_order(results):
         kind, weighting = label.split(" / ")
@@ -142,12 +142,15 @@ def write_tables(
             step = step_seconds[label] * 1000
         else:
             step = statistics.median(run["step_seconds"] for run in runs) * 1000
-        lines.append(f"| {kind} | {weighting} | {' | '.join(cells)} | {sizes} | {step:.0f} |")
+        seeds = len(runs)
+        lines.append(
+            f"| {kind} | {weighting} | {seeds} | {' | '.join(cells)} | {sizes} | {step:.0f} |"
+        )
     lines += [
         "",
-        "| fusion (static weighting) | all modalities | without text | without image "
+        "| fusion (static weighting) | seeds | all modalities | without text | without image "
         "| without audio |",
-        "|---|---|---|---|---|",
+        "|---|---|---|---|---|---|",
     ]
     for label, runs in in_table_order(results):
         kind, weighting = label.split(" / ")
@@ -155,7 +158,7 @@ def write_tables(
             continue
         keys = ["test/category/acc", *(f"without {m}" for m in REMOVED)]
         cells = [summarize([run[key] for run in runs]) for key in keys]
-        lines.append(f"| {kind} | {' | '.join(cells)} |")
+        lines.append(f"| {kind} | {len(runs)} | {' | '.join(cells)} |")
     table = "\n".join(lines) + "\n"
     payload = {
         "seeds": seeds,
