@@ -39,21 +39,23 @@ WEIGHTINGS = ["static", "uncertainty"]
 REMOVED = ["text", "image", "audio"]
 
 
-def run_one(kind: str, weighting: str, seed: int, workdir: Path, extra: list[str]) -> dict:
-    """Fit and test one combination; return its metrics, sizes and step time."""
-    common = [
+def combination_flags(kind: str, weighting: str) -> list[str]:
+    """Return the mmlearn flags that select one fusion kind and weighting scheme."""
+    return [
         "--config",
         CONFIG,
         "--model.fusion.kind",
         kind,
         "--model.loss_weighting.kind",
         weighting,
-        "--seed_everything",
-        str(seed),
         "--trainer.enable_progress_bar",
         "false",
-        *extra,
     ]
+
+
+def run_one(kind: str, weighting: str, seed: int, workdir: Path, extra: list[str]) -> dict:
+    """Fit and test one combination; return its metrics, sizes and step time."""
+    common = [*combination_flags(kind, weighting), "--seed_everything", str(seed), *extra]
 
     name = f"{kind}_{weighting}_seed{seed}"
     cli, checkpoints = fit_cli(
@@ -81,14 +83,7 @@ def run_one(kind: str, weighting: str, seed: int, workdir: Path, extra: list[str
 def time_steps(kind: str, weighting: str, steps: int, workdir: Path) -> float:
     """Return the median training step time, in seconds, of a ``steps``-step fit."""
     flags = [
-        "--config",
-        CONFIG,
-        "--model.fusion.kind",
-        kind,
-        "--model.loss_weighting.kind",
-        weighting,
-        "--trainer.enable_progress_bar",
-        "false",
+        *combination_flags(kind, weighting),
         "--trainer.max_steps",
         str(steps),
         "--trainer.limit_val_batches",
