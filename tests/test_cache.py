@@ -53,10 +53,12 @@ def test_edited_file_or_new_settings_make_new_entries(tmp_path: Path):
     ImageProcessor(12, cache=cache)(path)  # another size, another entry
     write_png(path, (0, 0, 255))  # same name, new content
     blue = ImageProcessor(8, cache=cache)(path)
-    assert cache.misses == 3 and cache.hits == 0
+    assert cache.misses == 3
+    assert cache.hits == 0
     assert len(entries(tmp_path / "cache")) == 3
     # Red and blue swap places in channels 0 and 2.
-    assert red[0, 0, 0] > red[2, 0, 0] and blue[2, 0, 0] > blue[0, 0, 0]
+    assert red[0, 0, 0] > red[2, 0, 0]
+    assert blue[2, 0, 0] > blue[0, 0, 0]
 
 
 def test_unreadable_entry_is_replaced(tmp_path: Path, caplog):

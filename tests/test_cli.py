@@ -108,8 +108,13 @@ def test_multilabel_regression_and_contrastive_tasks(tmp_path: Path, make_manife
     rows = [json.loads(line) for line in make_manifest(per_split=4).read_text().splitlines()]
     for index, row in enumerate(rows):
         warm = row["category"] == "warm"
-        row["tags"] = ["red", "round"] if warm else (["blue"] if index % 3 else [])
-        row["size"] = None if index % 5 == 4 else (1.5 if warm else -0.5)
+        if warm:
+            row["tags"] = ["red", "round"]
+        else:
+            row["tags"] = ["blue"] if index % 3 else []
+        row["size"] = 1.5 if warm else -0.5
+        if index % 5 == 4:
+            row["size"] = None
     manifest = write_jsonl(tmp_path / "tasks.jsonl", rows)
     model = dict(MODEL)
     model["tasks"] = [
@@ -164,9 +169,7 @@ def test_wandb_logger_offline(tmp_path: Path, make_manifest, monkeypatch):
     assert list(runs[0].glob("*.wandb")), "the offline run has no event file to sync"
 
 
-def test_wandb_without_api_key_goes_offline_with_run_metadata(
-    tmp_path: Path, make_manifest, monkeypatch, caplog
-):
+def test_wandb_offline_without_api_key(tmp_path: Path, make_manifest, monkeypatch, caplog):
     # No key in the environment and no ~/.netrc: the run must go offline, not prompt.
     for name in ("WANDB_API_KEY", "WANDB_MODE", "WANDB_BASE_URL"):
         monkeypatch.delenv(name, raising=False)
@@ -185,7 +188,8 @@ def test_wandb_without_api_key_goes_offline_with_run_metadata(
             ]
         )
     notes = [r.getMessage() for r in caplog.records if "W&B: no API key" in r.getMessage()]
-    assert len(notes) == 1 and "wandb sync" in notes[0]
+    assert len(notes) == 1
+    assert "wandb sync" in notes[0]
     run = cli.trainer.logger.experiment
     try:
         assert run.settings.mode in ("offline", "dryrun")  # W&B calls offline "dryrun"
@@ -270,10 +274,12 @@ def test_loss_weighting_from_the_command_line(tmp_path: Path, make_manifest, kin
     weights = [float(row[column]) for row in rows if row[column]]
     assert len(weights) == 6  # 3 epochs of 2 steps
     if kind == "uncertainty":
-        assert weights[0] == 1.0 and weights[-1] != 1.0  # exp(-s) moves from s = 0
+        assert weights[0] == 1.0  # exp(-s) at s = 0
+        assert weights[-1] != 1.0  # and s has moved since
     if kind == "dwa":
         assert not torch.isnan(weighting.history).any()  # two epochs of means are known
-        assert weights[:4] == [1.0] * 4 and weights[4] != 1.0
+        assert weights[:4] == [1.0] * 4
+        assert weights[4] != 1.0
     if kind == "gradnorm":
         assert weighting.weights.sum().item() == pytest.approx(2.0, rel=1e-4)
         assert weights[-1] != 1.0
@@ -301,7 +307,8 @@ def test_nonfinite_loss_stops_naming_tasks_and_step(tmp_path: Path, make_manifes
     assert stopped.value.code == 2
     error = capsys.readouterr().err
     assert "mmlearn: error: non-finite loss at training step" in error
-    assert "category=nan" in error and "subcategory=nan" in error
+    assert "category=nan" in error
+    assert "subcategory=nan" in error
     assert "set model.on_nonfinite: skip" in error
 
 

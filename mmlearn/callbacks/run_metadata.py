@@ -1,10 +1,10 @@
 """Record what produced a run: the resolved config, package versions, code and data.
 
 ``RunMetadataConfig`` is the CLI's config-saving callback. It writes
-``config.yaml`` to the log folder as LightningCLI always does. It also logs to every
-logger (W&B, CSV, ...) the full resolved config under ``config``, and a ``run`` entry:
-the package versions, the git commit of the working directory (with a flag for
-uncommitted changes), and the SHA-256 of each manifest file. Checkpoints record the
+``config.yaml`` to the log folder as LightningCLI always does. It also logs the full
+resolved config under ``config`` to every logger (W&B, CSV, ...). Beside it, a
+``run`` entry gives the package versions, the git commit of the working directory
+with a flag for uncommitted changes, and the SHA-256 of each manifest file. Checkpoints record the
 W&B run id, so that ``fit --ckpt_path`` continues the same W&B run.
 """
 

@@ -95,8 +95,8 @@ class MultimodalDataModule(L.LightningDataModule):
         keeps a busy GPU free of the work). Both give float32 features.
     batch_size, num_workers, persistent_workers, prefetch_factor:
         DataLoader settings. ``num_workers: 0`` decodes in the training process, which
-        suits debugging; use 2 to 4 on a laptop and about one per CPU core per GPU on a
-        GPU node. ``persistent_workers`` and ``prefetch_factor`` (batches loaded ahead
+        suits debugging. Use 2 to 4 on a laptop, and about one per CPU core per GPU on
+        a GPU node. ``persistent_workers`` and ``prefetch_factor`` (batches loaded ahead
         per worker, PyTorch's default when null) apply only when ``num_workers > 0``.
     pin_memory:
         Page-locked batches for faster copies to a GPU. ``null`` turns it on when the

@@ -14,8 +14,8 @@ class WeightedLoss(NamedTuple):
 
     ``total`` is what the module logs as the loss. ``weights`` gives the effective
     weight of each task (its configured weight times the adaptive one), detached.
-    ``auxiliary`` is an extra term that only trains the weighting itself (GradNorm);
-    the module adds it before the backward pass but does not log it as the loss.
+    ``auxiliary`` is an extra term that only trains the weighting itself (GradNorm).
+    The module adds it before the backward pass but does not log it as the loss.
     """
 
     total: torch.Tensor
