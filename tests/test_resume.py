@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
 from pathlib import Path
 from typing import Any
 
@@ -10,9 +12,11 @@ import lightning as L
 import pytest
 import torch
 import wandb
+from lightning.pytorch.demos.boring_classes import BoringModel
 
+from mmlearn.callbacks.checkpoint import FlatModelCheckpoint
 from mmlearn.cli import run_cli
-from tests.helpers import MODEL, wandb_logger_flags, write_config
+from tests.helpers import MODEL, run_mmlearn, wandb_logger_flags, write_config
 
 # Image and audio only: fast, and still random in shuffling, crops, flips and dropout.
 RESUME_MODEL = {**MODEL, "text_encoder": None}
@@ -60,6 +64,17 @@ class CountValSamples(L.Callback):
             return
         with self.out.open("a", encoding="utf-8") as file:
             file.write(json.dumps({"epoch": trainer.current_epoch, "ids": self.ids}) + "\n")
+
+
+class TerminateAt(L.Callback):
+    """Send this process SIGTERM after training batch ``batch`` of epoch 0."""
+
+    def __init__(self, batch: int):
+        self.batch = batch
+
+    def on_train_batch_end(self, trainer: L.Trainer, *args: Any) -> None:
+        if trainer.current_epoch == 0 and args[-1] == self.batch:
+            os.kill(os.getpid(), signal.SIGTERM)
 
 
 def kill_callback(epoch: int, batch: int | None = None) -> str:
@@ -173,3 +188,51 @@ def test_resumed_fit_continues_the_wandb_run(tmp_path: Path, make_manifest, monk
         assert resumed.trainer.current_epoch == 3
     finally:
         wandb.finish()
+
+
+class WorseEachEpoch(BoringModel):
+    """Log a validation score that is best at epoch 0 and worse at every later epoch."""
+
+    def validation_step(self, batch: Any, batch_idx: int) -> None:
+        self.log("score", -float(self.current_epoch))
+
+
+@pytest.mark.parametrize("on_train_epoch_end", [False, True])
+def test_last_checkpoint_follows_the_last_epoch(tmp_path: Path, on_train_epoch_end: bool):
+    checkpoint = FlatModelCheckpoint(
+        dirpath=tmp_path,
+        monitor="score",
+        mode="max",
+        save_last=True,
+        save_on_train_epoch_end=on_train_epoch_end,
+    )
+    trainer = L.Trainer(
+        max_epochs=3,
+        limit_train_batches=2,
+        limit_val_batches=1,
+        callbacks=[checkpoint],
+        logger=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+    )
+    trainer.fit(WorseEachEpoch())
+
+    last = torch.load(tmp_path / "last.ckpt", weights_only=False)
+    best = torch.load(checkpoint.best_model_path, weights_only=False)
+    assert last["epoch"] == 2
+    assert last["global_step"] == 6
+    assert best["epoch"] == 0
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["epoch=0-step=2.ckpt", "last.ckpt"]
+
+
+def test_sigterm_exits_nonzero_after_saving(tmp_path: Path, make_manifest):
+    config = make_config(tmp_path / "run", make_manifest(per_split=8))
+    terminate = {"class_path": "tests.test_resume.TerminateAt", "init_args": {"batch": 0}}
+    fit = ["fit", "--config", str(config), "--trainer.callbacks+=" + json.dumps(terminate)]
+    result = run_mmlearn([], fit, tmp_path)
+
+    assert result.returncode == 128 + signal.SIGTERM, result.stderr[-2000:]
+    assert "mmlearn: stopped by SIGTERM" in result.stderr
+    checkpoints = tmp_path / "run" / "run" / "checkpoints"
+    stopped = torch.load(checkpoints / "on_exception.ckpt", weights_only=False)
+    assert stopped["global_step"] == 1

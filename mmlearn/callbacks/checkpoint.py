@@ -13,13 +13,42 @@ from torch import Tensor
 
 
 class FlatModelCheckpoint(ModelCheckpoint):
-    """Lightning's ``ModelCheckpoint`` with a "/" in a formatted file name replaced by "_".
+    """Lightning's ``ModelCheckpoint`` with flat file names and ``last.ckpt`` at every save point.
 
     mmlearn logs keys such as ``val/category/acc``, and Lightning writes the template
     ``{epoch}-{val/category/acc:.3f}`` as ``epoch=3-val/category/acc=0.750.ckpt``, a
     file two folders down. Here it becomes ``epoch=3-val_category_acc=0.750.ckpt`` in
     ``dirpath``, beside ``last.ckpt``, so that ``save_top_k`` files sit together.
+
+    In Lightning 2.6.6, ``save_last=True`` writes ``last.ckpt`` only when a top-k
+    checkpoint is written at the same step, so ``last.ckpt`` stays at the best epoch
+    and a resume repeats every epoch after it. Here ``save_last=True`` writes it after
+    every validation (or every training epoch, with ``save_on_train_epoch_end``).
+    ``save_last="link"`` keeps Lightning's behaviour.
     """
+
+    def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        pending = self._last_pending(trainer, at_train_epoch_end=True)
+        super().on_train_epoch_end(trainer, pl_module)
+        self._save_last_if_missed(trainer, pending)
+
+    def on_validation_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        pending = self._last_pending(trainer, at_train_epoch_end=False)
+        super().on_validation_end(trainer, pl_module)
+        self._save_last_if_missed(trainer, pending)
+
+    def _last_pending(self, trainer: L.Trainer, at_train_epoch_end: bool) -> bool:
+        # Checked before Lightning's hook runs, because a save in that hook marks the
+        # step as saved and makes _should_skip_saving_checkpoint true.
+        return (
+            self.save_last is True
+            and self._should_save_on_train_epoch_end(trainer) == at_train_epoch_end
+            and not self._should_skip_saving_checkpoint(trainer)
+        )
+
+    def _save_last_if_missed(self, trainer: L.Trainer, pending: bool) -> None:
+        if pending and self._last_global_step_saved != trainer.global_step:
+            self._save_last_checkpoint(trainer, self._monitor_candidates(trainer))
 
     def format_checkpoint_name(
         self,
