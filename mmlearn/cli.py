@@ -12,6 +12,7 @@ import argparse
 import logging
 import netrc
 import os
+import signal
 import sys
 from pathlib import Path
 from typing import Any
@@ -19,6 +20,7 @@ from urllib.parse import urlparse
 
 from lightning.pytorch.callbacks import EarlyStopping
 from lightning.pytorch.cli import LightningArgumentParser, LightningCLI
+from lightning.pytorch.utilities.exceptions import SIGTERMException
 from lightning.pytorch.utilities.rank_zero import rank_zero_info
 
 from mmlearn.callbacks import (
@@ -235,6 +237,11 @@ def main(argv: list[str] | None = None) -> None:
     except MmlearnError as error:
         print(f"mmlearn: error: {error}", file=sys.stderr)
         sys.exit(2)
+    except SIGTERMException:
+        # Lightning stops on SIGTERM with a SystemExit that has no code, which exits 0
+        # and lets `mmlearn fit ... && mmlearn test ...` go on. Exit as the signal would.
+        print("mmlearn: stopped by SIGTERM", file=sys.stderr)
+        sys.exit(128 + signal.SIGTERM)
 
 
 if __name__ == "__main__":

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import json
 import math
+import os
+import subprocess
+import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -15,6 +18,23 @@ from PIL import Image
 
 TEXT_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
 TUXPAINT_ROOT = Path("/usr/share/tuxpaint/stamps")
+REPO = Path(__file__).resolve().parents[1]
+
+
+def run_mmlearn(
+    launcher: Sequence[str], args: Sequence[str], cwd: Path, **env: str
+) -> subprocess.CompletedProcess:
+    """Run ``mmlearn.cli`` with ``args`` in a new process, offline, with the tests importable.
+
+    ``launcher`` comes between the interpreter and ``-m mmlearn.cli``, for example the
+    ``torch.distributed.run`` flags.
+    """
+    command = [sys.executable, *launcher, "-m", "mmlearn.cli", *args]
+    environment = {**os.environ, "HF_HUB_OFFLINE": "1", **env}
+    environment["PYTHONPATH"] = os.pathsep.join([str(REPO), environment.get("PYTHONPATH", "")])
+    return subprocess.run(
+        command, cwd=cwd, env=environment, capture_output=True, text=True, timeout=600
+    )
 
 
 def write_png(path: Path, color: tuple[int, ...] = (200, 30, 30, 255), size: int = 40) -> Path:

@@ -8,9 +8,7 @@ from __future__ import annotations
 
 import csv
 import json
-import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -20,9 +18,8 @@ import torch.multiprocessing as mp
 
 from mmlearn.cli import run_cli
 from mmlearn.tasks.contrastive import ContrastiveTask
-from tests.helpers import MODEL, write_config, write_jsonl
+from tests.helpers import MODEL, run_mmlearn, write_config, write_jsonl
 
-REPO = Path(__file__).resolve().parents[1]
 # Image and audio only, so that each process starts fast.
 DDP_MODEL = {
     **MODEL,
@@ -33,26 +30,9 @@ DDP_MODEL = {
 
 def torchrun(args: list[str], cwd: Path, **env: str) -> subprocess.CompletedProcess:
     """Run ``mmlearn`` in two CPU processes under ``torchrun``; return the finished process."""
-    command = [
-        sys.executable,
-        "-m",
-        "torch.distributed.run",
-        "--standalone",
-        "--nproc-per-node",
-        "2",
-        "-m",
-        "mmlearn.cli",
-        *args,
-        "--trainer.accelerator",
-        "cpu",
-        "--trainer.devices",
-        "2",
-    ]
-    environment = {**os.environ, "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1", **env}
-    environment["PYTHONPATH"] = os.pathsep.join([str(REPO), environment.get("PYTHONPATH", "")])
-    return subprocess.run(
-        command, cwd=cwd, env=environment, capture_output=True, text=True, timeout=600
-    )
+    launcher = ["-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2"]
+    devices = ["--trainer.accelerator", "cpu", "--trainer.devices", "2"]
+    return run_mmlearn(launcher, [*args, *devices], cwd, OMP_NUM_THREADS="1", **env)
 
 
 def logged_metrics(folder: Path) -> dict[str, float]:
