@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
-from lightning.pytorch.callbacks import EarlyStopping
+from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint
 from lightning.pytorch.cli import LightningArgumentParser, LightningCLI
 from lightning.pytorch.utilities.exceptions import SIGTERMException
 from lightning.pytorch.utilities.rank_zero import rank_zero_info
@@ -130,6 +130,19 @@ class MultimodalCLI(LightningCLI):
             self._go_offline_without_credentials(settings)
             if self.subcommand == "fit" and not (settings.get("id") or settings.get("version")):
                 self._continue_wandb_run(config, settings)
+
+    def after_fit(self) -> None:
+        """Log where the fit wrote its checkpoints and its logs."""
+        checkpoint = self.trainer.checkpoint_callback
+        if isinstance(checkpoint, ModelCheckpoint) and checkpoint.best_model_path:
+            score = checkpoint.best_model_score
+            measured = f"{checkpoint.monitor} {float(score):.4f}" if score is not None else ""
+            rank_zero_info(f"Best checkpoint ({measured}): {checkpoint.best_model_path}")
+        if isinstance(checkpoint, ModelCheckpoint) and checkpoint.last_model_path:
+            rank_zero_info(f"Last checkpoint: {checkpoint.last_model_path}")
+        log_dir = self.trainer.log_dir
+        if log_dir is not None:
+            rank_zero_info(f"Logs: {log_dir}")
 
     @staticmethod
     def _resolve_last_checkpoint(config: Any) -> None:

@@ -40,12 +40,18 @@ class ManifestError(MmlearnError):
         lines += [f"  {problem}" for problem in self.problems[:max_listed]]
         if len(self.problems) > max_listed:
             lines.append(f"  ... and {len(self.problems) - max_listed} more")
-        lines.append("Fix these rows or remove them from the manifest, then run again.")
+        lines.append(
+            "Fix these rows or remove them from the manifest, then run again, or set "
+            "data.on_error: skip to leave them out and list them in a report."
+        )
         super().__init__("\n".join(lines))
 
 
 class MediaDecodeError(MmlearnError):
-    """A media file that exists but cannot be decoded into a tensor."""
+    """A media file that exists but cannot be decoded into a tensor.
+
+    ``hint``, when given, is appended to the message and tells the user what to do next.
+    """
 
     def __init__(
         self,
@@ -54,6 +60,7 @@ class MediaDecodeError(MmlearnError):
         reason: str,
         sample_id: str | None = None,
         row: int | None = None,
+        hint: str | None = None,
     ):
         self.path = path
         self.modality = modality
@@ -63,7 +70,10 @@ class MediaDecodeError(MmlearnError):
         where = ""
         if sample_id is not None:
             where = f" (manifest row {row}, id {sample_id!r})" if row else f" (id {sample_id!r})"
-        super().__init__(f"failed to decode {modality} file {path}{where}: {reason}")
+        message = f"failed to decode {modality} file {path}{where}: {reason}"
+        if hint:
+            message += f". {hint}"
+        super().__init__(message)
 
 
 class ConfigError(MmlearnError):

@@ -17,9 +17,10 @@ from mmlearn.data.sources.tuxpaint import build_tuxpaint_manifest
 from tests.helpers import MODEL, TUXPAINT_ROOT, wandb_logger_flags, write_config, write_jsonl
 
 
-def test_fit_then_test_from_checkpoint(tmp_path: Path, make_manifest):
+def test_fit_then_test_from_checkpoint(tmp_path: Path, make_manifest, caplog):
     config = write_config(tmp_path, make_manifest(per_split=8))
-    fit = run_cli(["fit", "--config", str(config)])
+    with caplog.at_level(logging.INFO):
+        fit = run_cli(["fit", "--config", str(config)])
     assert fit.model.modalities == ["text", "image", "audio"]
     assert fit.model.class_names["category"] == ["cold", "warm"]
     assert fit.trainer.global_step == 2
@@ -30,6 +31,10 @@ def test_fit_then_test_from_checkpoint(tmp_path: Path, make_manifest):
         assert float(fit.trainer.callback_metrics[f"train/lr/{group}"]) == pytest.approx(lr)
     checkpoint = tmp_path / "run" / "checkpoints" / "best.ckpt"
     assert checkpoint.is_file()
+    assert "Best checkpoint (val/category/acc " in caplog.text
+    assert f"): {checkpoint}" in caplog.text
+    assert f"Last checkpoint: {checkpoint.parent / 'last.ckpt'}" in caplog.text
+    assert f"Logs: {tmp_path / 'run' / 'logs' / 'version_0'}" in caplog.text
 
     test = run_cli(["test", "--config", str(config), "--ckpt_path", str(checkpoint)])
     metrics = test.trainer.callback_metrics

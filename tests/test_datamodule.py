@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from mmlearn.data.datamodule import MultimodalDataModule
-from mmlearn.errors import ConfigError, ManifestError
+from mmlearn.errors import ConfigError, ManifestError, MediaDecodeError
 from tests.helpers import TEXT_MODEL, write_jsonl
 
 
@@ -121,3 +121,20 @@ def test_files_of_unread_modalities_need_not_exist(tmp_path: Path, media_dir: Pa
     assert len(data.samples) == 2
     with pytest.raises(ManifestError, match=r"audio file not found: .*gone\.wav"):
         make_data(manifest=path, modalities=["image", "audio"], tokenizer=None)
+
+
+def test_undecodable_file_error_names_row_and_fix(tmp_path: Path, media_dir: Path):
+    (media_dir / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n broken")
+    rows = [
+        {"id": "good", "image": "media/red.png", "category": "warm", "split": "val"},
+        {"id": "bad", "image": "media/broken.png", "category": "cold", "split": "val"},
+    ]
+    path = str(write_jsonl(tmp_path / "m.jsonl", rows))
+    data = make_data(manifest=path, labels=["category"], modalities=["image"], tokenizer=None)
+    data.setup("validate")
+
+    with pytest.raises(MediaDecodeError) as caught:
+        data.val_dataloader().dataset[1]
+    message = str(caught.value)
+    assert "broken.png (manifest row 2, id 'bad')" in message
+    assert "set data.on_error: skip" in message

@@ -54,6 +54,7 @@ def test_missing_file_and_unknown_label_in_one_error(tmp_path: Path, media_dir: 
     assert "row 2 (id 'lost'): image file not found" in message
     assert "row 3 (id 'typo'): label 'colld'" in message
     assert "did you mean 'cold'?" in message
+    assert "set data.on_error: skip" in message
     assert [p.row for p in caught.value.problems] == [2, 3]
 
 

@@ -104,7 +104,10 @@ class ExceptionCheckpoint(Callback):
         if path is None or (trainer.world_size > 1 and not everywhere):
             return
         trainer.save_checkpoint(path)
-        rank_zero_info(f"Saved {path}; resume with --ckpt_path last")
+        if everywhere:
+            rank_zero_info(f"Saved {path}; resume with --ckpt_path last")
+        else:
+            rank_zero_info(f"Saved {path}; fix the error, then resume with --ckpt_path last")
 
     def teardown(self, trainer: L.Trainer, pl_module: L.LightningModule, stage: str) -> None:
         path = self._path(trainer)

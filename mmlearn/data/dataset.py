@@ -68,11 +68,19 @@ class ManifestDataset(Dataset):
             if AUDIO in self.modalities and sample.audio is not None and self.audio is not None:
                 item[AUDIO] = self.audio(sample.audio)
         except MediaDecodeError as error:
+            if not self.skip_errors:
+                raise MediaDecodeError(
+                    error.path,
+                    error.modality,
+                    error.reason,
+                    sample.id,
+                    sample.row,
+                    hint="Replace or remove the file, or set data.on_error: skip to leave "
+                    "out such samples and list them in a report.",
+                ) from error
             located = MediaDecodeError(
                 error.path, error.modality, error.reason, sample.id, sample.row
             )
-            if not self.skip_errors:
-                raise located from error
             # The collate step drops this item and reports it with the batch.
             return {
                 "id": sample.id,
