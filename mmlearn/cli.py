@@ -121,6 +121,13 @@ class MultimodalCLI(LightningCLI):
             return
         if self.subcommand == "fit":
             self._resolve_last_checkpoint(config)
+        checkpoint = config.get("ckpt_path")
+        if checkpoint and Path(checkpoint).is_file():
+            # LightningCLI has already replaced the model settings with the checkpoint's.
+            rank_zero_info(
+                f"Model settings come from the hyperparameters stored in {checkpoint}; "
+                "model keys in the config files and flags do not apply"
+            )
         logger = config.get("trainer.logger")
         for entry in logger if isinstance(logger, list) else [logger]:
             class_path = str(getattr(entry, "class_path", "") or "")

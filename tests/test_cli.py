@@ -36,7 +36,10 @@ def test_fit_then_test_from_checkpoint(tmp_path: Path, make_manifest, caplog):
     assert f"Last checkpoint: {checkpoint.parent / 'last.ckpt'}" in caplog.text
     assert f"Logs: {tmp_path / 'run' / 'logs' / 'version_0'}" in caplog.text
 
-    test = run_cli(["test", "--config", str(config), "--ckpt_path", str(checkpoint)])
+    caplog.clear()
+    with caplog.at_level(logging.INFO):
+        test = run_cli(["test", "--config", str(config), "--ckpt_path", str(checkpoint)])
+    assert f"Model settings come from the hyperparameters stored in {checkpoint}" in caplog.text
     metrics = test.trainer.callback_metrics
     for key in ("test/loss", "test/category/acc", "test/category/f1", "test/subcategory/acc"):
         assert key in metrics, key
