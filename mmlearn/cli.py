@@ -243,6 +243,8 @@ def run_cli(argv: list[str] | None) -> MultimodalCLI:
         args=argv,
         save_config_callback=RunMetadataConfig,
         save_config_kwargs={"overwrite": True},
+        # argparse would take a prefix such as --trainer.max_epoch for --trainer.max_epochs.
+        parser_kwargs={"allow_abbrev": False},
     )
 
 

@@ -48,6 +48,14 @@ def test_fit_then_test_from_checkpoint(tmp_path: Path, make_manifest, caplog):
     assert any("test/category/acc" in row.read_text() for row in rows)
 
 
+def test_abbreviated_flag_is_rejected(tmp_path: Path, make_manifest, capsys):
+    config = write_config(tmp_path, make_manifest(per_split=4))
+    with pytest.raises(SystemExit) as caught:
+        main(["fit", "--config", str(config), "--trainer.max_epoch", "1"])
+    assert caught.value.code == 2
+    assert "unrecognized arguments: --trainer.max_epoch" in capsys.readouterr().err
+
+
 def test_single_modality_model_loads_only_its_data(tmp_path: Path, make_manifest):
     model = {**MODEL, "text_encoder": None, "audio_encoder": None}
     config = write_config(tmp_path, make_manifest(per_split=4), model=model)
