@@ -50,7 +50,7 @@ class ManifestError(MmlearnError):
 class MediaDecodeError(MmlearnError):
     """A media file that exists but cannot be decoded into a tensor.
 
-    ``hint``, when given, is appended to the message and tells the user what to do next.
+    ``hint``, when given, is appended to the message as the next step for the user.
     """
 
     def __init__(
