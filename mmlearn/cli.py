@@ -143,8 +143,8 @@ class MultimodalCLI(LightningCLI):
         checkpoint = self.trainer.checkpoint_callback
         if isinstance(checkpoint, ModelCheckpoint) and checkpoint.best_model_path:
             score = checkpoint.best_model_score
-            measured = f"{checkpoint.monitor} {float(score):.4f}" if score is not None else ""
-            rank_zero_info(f"Best checkpoint ({measured}): {checkpoint.best_model_path}")
+            measured = f" ({checkpoint.monitor} {float(score):.4f})" if score is not None else ""
+            rank_zero_info(f"Best checkpoint{measured}: {checkpoint.best_model_path}")
         if isinstance(checkpoint, ModelCheckpoint) and checkpoint.last_model_path:
             rank_zero_info(f"Last checkpoint: {checkpoint.last_model_path}")
         log_dir = self.trainer.log_dir
