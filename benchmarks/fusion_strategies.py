@@ -137,9 +137,8 @@ def write_tables(
             step = step_seconds[label] * 1000
         else:
             step = statistics.median(run["step_seconds"] for run in runs) * 1000
-        seeds = len(runs)
         lines.append(
-            f"| {kind} | {weighting} | {seeds} | {' | '.join(cells)} | {sizes} | {step:.0f} |"
+            f"| {kind} | {weighting} | {len(runs)} | {' | '.join(cells)} | {sizes} | {step:.0f} |"
         )
     lines += [
         "",
