@@ -4,8 +4,9 @@
 ``config.yaml`` to the log folder as LightningCLI always does. It also logs the full
 resolved config under ``config`` to every logger (W&B, CSV, ...). Beside it, a
 ``run`` entry gives the package versions, the git commit of the working directory
-with a flag for uncommitted changes, and the SHA-256 of each manifest file. Checkpoints record the
-W&B run id, so that ``fit --ckpt_path`` continues the same W&B run.
+with a flag for uncommitted changes, and the SHA-256 of each manifest file.
+Checkpoints record the W&B run id, so that ``fit --ckpt_path`` continues the same
+W&B run.
 """
 
 from __future__ import annotations
