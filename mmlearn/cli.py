@@ -123,7 +123,7 @@ class MultimodalCLI(LightningCLI):
             self._resolve_last_checkpoint(config)
         checkpoint = config.get("ckpt_path")
         if checkpoint and Path(checkpoint).is_file():
-            # LightningCLI has already replaced the model settings with the checkpoint's.
+            # LightningCLI 2.6 has already replaced the model settings with the checkpoint's.
             rank_zero_info(
                 f"Model settings come from the hyperparameters stored in {checkpoint}; "
                 "model keys in the config files and flags do not apply"
