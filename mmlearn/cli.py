@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
+import torch.distributed as dist
 from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint
 from lightning.pytorch.cli import LightningArgumentParser, LightningCLI
 from lightning.pytorch.utilities.exceptions import SIGTERMException
@@ -264,6 +265,12 @@ def main(argv: list[str] | None = None) -> None:
         # and lets `mmlearn fit ... && mmlearn test ...` go on. Exit as the signal would.
         print("mmlearn: stopped by SIGTERM", file=sys.stderr)
         sys.exit(128 + signal.SIGTERM)
+    # Lightning leaves the DDP process group open. Left to interpreter shutdown, gloo's
+    # worker threads can abort the process ("terminate called without an active
+    # exception") after a fit that succeeded. Only a clean finish gets here, so every
+    # rank reaches this point and none waits on a rank that failed.
+    if dist.is_available() and dist.is_initialized():
+        dist.destroy_process_group()
 
 
 if __name__ == "__main__":

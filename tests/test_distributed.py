@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import json
+import socket
 import subprocess
 from pathlib import Path
 
@@ -16,7 +17,7 @@ import torch
 import torch.distributed as dist
 import torch.multiprocessing as mp
 
-from mmlearn.cli import run_cli
+from mmlearn.cli import main, run_cli
 from mmlearn.tasks.contrastive import ContrastiveTask
 from tests.helpers import MODEL, run_mmlearn, write_config, write_jsonl
 
@@ -169,6 +170,28 @@ def test_batch_lost_on_one_rank_skips_the_step(tmp_path: Path, media_dir: Path):
     lines = (log_dir / "skipped_samples.rank1.jsonl").read_text().splitlines()
     assert len(lines) == 4
     assert not (log_dir / "skipped_samples.rank0.jsonl").exists()
+
+
+def test_main_closes_the_process_group_after_a_fit(
+    tmp_path: Path, media_dir: Path, monkeypatch: pytest.MonkeyPatch
+):
+    # A gloo group still open at interpreter exit can abort a finished fit (SIGABRT).
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    monkeypatch.setenv("MASTER_ADDR", "127.0.0.1")
+    monkeypatch.setenv("MASTER_PORT", str(port))
+    val = [sample(i, "val") for i in range(4)]
+    manifest = write_jsonl(tmp_path / "manifest.jsonl", [*train_rows(), *val])
+    config = write_config(tmp_path, manifest, model=DDP_MODEL)
+    ddp = ["--trainer.strategy", "ddp", "--trainer.accelerator", "cpu", "--trainer.devices", "1"]
+    try:
+        main(["fit", "--config", str(config), *ddp])
+        assert not dist.is_initialized()
+    finally:
+        if dist.is_initialized():
+            dist.destroy_process_group()
+    assert (tmp_path / "run" / "checkpoints" / "last.ckpt").is_file()
 
 
 ROWS = (3, 2)  # pairs on rank 0 and rank 1: the ranks may hold different batch sizes
