@@ -9,13 +9,15 @@ modalities to load) are linked between the two, so a config states each fact onc
 from __future__ import annotations
 
 import argparse
+import difflib
 import logging
 import netrc
 import os
+import re
 import signal
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 from urllib.parse import urlparse
 
 import torch.distributed as dist
@@ -46,6 +48,40 @@ def wandb_credentials_found() -> bool:
         return netrc.netrc().authenticators(host or "api.wandb.ai") is not None
     except (OSError, netrc.NetrcParseError):
         return False
+
+
+# The messages in which jsonargparse reports an unknown key from a config file and
+# argparse an unknown flag, each with the prefix that the user wrote before the key.
+UNKNOWN_OPTION = (
+    (re.compile(r"does not accept option '([^']+)'"), ""),
+    (re.compile(r"Option '([^']+)' is not accepted"), ""),
+    (re.compile(r"unrecognized arguments: .*?--([^\s=]+)"), "--"),
+)
+
+
+def closest_option(message: str, options: list[str]) -> str | None:
+    """Return the known option nearest to the unknown one that ``message`` names, if any."""
+    for pattern, prefix in UNKNOWN_OPTION:
+        found = pattern.search(message)
+        if found:
+            matches = difflib.get_close_matches(found.group(1), options, n=1, cutoff=0.8)
+            return prefix + matches[0] if matches else None
+    return None
+
+
+class SuggestingArgumentParser(LightningArgumentParser):
+    """LightningArgumentParser that names the nearest known option when one is misspelled."""
+
+    def error(self, message: str, ex: Exception | None = None) -> NoReturn:
+        # A bad key in a config file fails on the top parser, and ex carries the
+        # subcommand's parser, whose options are the ones to compare against.
+        parser = getattr(ex, "subcommand_parser", None) or self
+        options = [action.dest for action in parser._actions]
+        # A nested parser that failed first has already named its own suggestion.
+        nearest = None if "Did you mean" in message else closest_option(message, options)
+        if nearest is not None:
+            message = f"{message}. Did you mean '{nearest}'?"
+        super().error(message, ex)
 
 
 def modalities_of(text: Any, image: Any, audio: Any) -> list[str]:
@@ -244,6 +280,7 @@ def run_cli(argv: list[str] | None) -> MultimodalCLI:
         args=argv,
         save_config_callback=RunMetadataConfig,
         save_config_kwargs={"overwrite": True},
+        parser_class=SuggestingArgumentParser,
         # argparse would take a prefix such as --trainer.max_epoch for --trainer.max_epochs.
         parser_kwargs={"allow_abbrev": False},
     )

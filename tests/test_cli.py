@@ -53,7 +53,38 @@ def test_abbreviated_flag_is_rejected(tmp_path: Path, make_manifest, capsys):
     with pytest.raises(SystemExit) as caught:
         main(["fit", "--config", str(config), "--trainer.max_epoch", "1"])
     assert caught.value.code == 2
-    assert "unrecognized arguments: --trainer.max_epoch" in capsys.readouterr().err
+    message = capsys.readouterr().err
+    assert (
+        "unrecognized arguments: --trainer.max_epoch 1. Did you mean '--trainer.max_epochs'?"
+        in message
+    )
+
+
+MISSPELLED = [
+    (
+        {"trainer__max_epoch": 1},
+        "Subcommand 'fit' does not accept option 'trainer.max_epoch'. "
+        "Did you mean 'trainer.max_epochs'?",
+    ),
+    (
+        {"model": {**MODEL, "fusion": {"hiden_dim": 32}}},
+        "Option 'hiden_dim' is not accepted. Did you mean 'hidden_dim'?",
+    ),
+    ({"data__zzz": 1}, "Subcommand 'fit' does not accept option 'data.zzz'\n"),
+]
+
+
+@pytest.mark.parametrize(("settings", "expected"), MISSPELLED, ids=["trainer", "fusion", "unknown"])
+def test_misspelled_config_key_names_the_nearest(
+    tmp_path: Path, make_manifest, capsys, settings: dict, expected: str
+):
+    config = write_config(tmp_path, make_manifest(per_split=4), **settings)
+    with pytest.raises(SystemExit) as caught:
+        main(["fit", "--config", str(config)])
+    assert caught.value.code == 2
+    message = capsys.readouterr().err
+    assert expected in message
+    assert message.count("Did you mean") == ("Did you mean" in expected)
 
 
 def test_single_modality_model_loads_only_its_data(tmp_path: Path, make_manifest):
