@@ -14,7 +14,7 @@ import torch
 import wandb
 from lightning.pytorch.demos.boring_classes import BoringModel
 
-from mmlearn.callbacks.checkpoint import FlatModelCheckpoint
+from mmlearn.callbacks.checkpoint import ExceptionCheckpoint, FlatModelCheckpoint
 from mmlearn.cli import run_cli
 from tests.helpers import MODEL, run_mmlearn, wandb_logger_flags, write_config
 
@@ -223,6 +223,25 @@ def test_last_checkpoint_follows_the_last_epoch(tmp_path: Path, on_train_epoch_e
     assert last["global_step"] == 6
     assert best["epoch"] == 0
     assert sorted(path.name for path in tmp_path.iterdir()) == ["epoch=0-step=2.ckpt", "last.ckpt"]
+
+
+def test_fast_dev_run_leaves_the_checkpoints_alone(tmp_path: Path):
+    # A smoke test pointed at a real run's folder, as the debug overlay is.
+    (tmp_path / "last.ckpt").write_bytes(b"real run")
+    (tmp_path / ExceptionCheckpoint.FILENAME).write_bytes(b"real run")
+    checkpoint = FlatModelCheckpoint(dirpath=tmp_path, monitor="score", mode="max", save_last=True)
+    trainer = L.Trainer(
+        fast_dev_run=2,
+        callbacks=[checkpoint, ExceptionCheckpoint()],
+        enable_progress_bar=False,
+        enable_model_summary=False,
+    )
+    trainer.fit(WorseEachEpoch())
+
+    assert trainer.global_step == 2
+    assert (tmp_path / "last.ckpt").read_bytes() == b"real run"
+    assert (tmp_path / ExceptionCheckpoint.FILENAME).read_bytes() == b"real run"
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["last.ckpt", "on_exception.ckpt"]
 
 
 def test_sigterm_exits_nonzero_after_saving(tmp_path: Path, make_manifest):

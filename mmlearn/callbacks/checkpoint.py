@@ -25,7 +25,14 @@ class FlatModelCheckpoint(ModelCheckpoint):
     and a resume repeats every epoch after it. Here ``save_last=True`` writes it after
     every validation (or every training epoch, with ``save_on_train_epoch_end``).
     ``save_last="link"`` keeps Lightning's behaviour.
+
+    A ``fast_dev_run`` writes nothing. Lightning 2.6.6 still wrote ``last.ckpt`` at the
+    end of one, over the real run's file in the same folder.
     """
+
+    def on_train_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        if not trainer.fast_dev_run:
+            super().on_train_end(trainer, pl_module)
 
     def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         pending = self._last_pending(trainer, at_train_epoch_end=True)
@@ -70,7 +77,8 @@ class ExceptionCheckpoint(Callback):
     The CLI resolves ``fit --ckpt_path last`` to the newer of this file and
     ``last.ckpt``, so a run killed in the middle of an epoch loses no finished step.
     The file is deleted when a fit ends normally. Errors before the first optimizer
-    step (a wrong config, say) write nothing. ``dirpath`` null means the folder of
+    step (a wrong config, say) write nothing, and so does a ``fast_dev_run``, which
+    also leaves an existing file in place. ``dirpath`` null means the folder of
     the run's ``ModelCheckpoint``.
 
     Unlike Lightning's ``OnExceptionCheckpoint``, this callback does not make every
@@ -97,7 +105,7 @@ class ExceptionCheckpoint(Callback):
     def on_exception(
         self, trainer: L.Trainer, pl_module: L.LightningModule, exception: BaseException
     ) -> None:
-        if trainer.state.fn != "fit" or trainer.global_step == 0:
+        if trainer.state.fn != "fit" or trainer.global_step == 0 or trainer.fast_dev_run:
             return
         everywhere = isinstance(exception, (KeyboardInterrupt, SIGTERMException))
         path = self._path(trainer)
@@ -110,6 +118,9 @@ class ExceptionCheckpoint(Callback):
             rank_zero_info(f"Saved {path}; fix the error, then resume with --ckpt_path last")
 
     def teardown(self, trainer: L.Trainer, pl_module: L.LightningModule, stage: str) -> None:
+        # A smoke test sharing the folder must not delete a real run's resume point.
+        if trainer.fast_dev_run:
+            return
         path = self._path(trainer)
         if stage == "fit" and path is not None and path.exists():
             trainer.strategy.remove_checkpoint(path)
