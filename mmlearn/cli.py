@@ -32,9 +32,9 @@ from mmlearn.callbacks import (
     PredictionWriter,
     RunMetadataConfig,
 )
-from mmlearn.callbacks.run_metadata import stored_wandb_run_id
+from mmlearn.callbacks.run_metadata import stored_class_names, stored_wandb_run_id
 from mmlearn.data.datamodule import MultimodalDataModule
-from mmlearn.errors import MmlearnError
+from mmlearn.errors import ConfigError, MmlearnError
 from mmlearn.modalities import AUDIO, IMAGE, TEXT
 from mmlearn.training.module import MultimodalModule
 
@@ -165,6 +165,7 @@ class MultimodalCLI(LightningCLI):
                 f"Model settings come from the hyperparameters stored in {checkpoint}; "
                 "model keys in the config files and flags do not apply"
             )
+            self._take_classes_from(config, checkpoint)
         logger = config.get("trainer.logger")
         for entry in logger if isinstance(logger, list) else [logger]:
             class_path = str(getattr(entry, "class_path", "") or "")
@@ -187,6 +188,29 @@ class MultimodalCLI(LightningCLI):
         log_dir = self.trainer.log_dir
         if log_dir is not None:
             rank_zero_info(f"Logs: {log_dir}")
+
+    @staticmethod
+    def _take_classes_from(config: Any, checkpoint: str) -> None:
+        # The data would otherwise list its classes afresh from the manifest, and a
+        # manifest with a class renamed, added or missing would shift every index.
+        stored = stored_class_names(checkpoint)
+        declared = dict(config.get("data.classes") or {})
+        taken = []
+        for column in config.get("data.labels") or []:
+            names = stored.get(column)
+            if not names:
+                continue
+            if column in declared and list(declared[column]) != names:
+                raise ConfigError(
+                    f"data.classes gives column {column!r} the classes "
+                    f"{list(declared[column])}, but the model in {checkpoint} was trained "
+                    f"on {names}; remove data.classes.{column} to use the model's classes"
+                )
+            declared[column] = names
+            taken.append(f"{column} ({len(names)})")
+        if taken:
+            config["data.classes"] = declared
+            rank_zero_info(f"Classes come from {checkpoint}: {', '.join(taken)}")
 
     @staticmethod
     def _resolve_last_checkpoint(config: Any) -> None:

@@ -151,6 +151,55 @@ def test_predict_writes_one_record_per_sample(tmp_path: Path, make_manifest):
         assert 0.5 <= record["category_probability"] <= 1.0
 
 
+def test_later_runs_take_the_classes_from_the_checkpoint(tmp_path: Path, make_manifest, capsys):
+    config = write_config(tmp_path, make_manifest(per_split=4), data__predict_split="test")
+    fit = run_cli(["fit", "--config", str(config)])
+    checkpoint = fit.trainer.checkpoint_callback.best_model_path
+    rows = [json.loads(line) for line in (tmp_path / "manifest.jsonl").read_text().splitlines()]
+
+    # Only warm samples: listed afresh, the classes would be [warm] alone.
+    warm = write_jsonl(tmp_path / "warm.jsonl", [row for row in rows if row["category"] == "warm"])
+    records = predict_records(tmp_path, config, checkpoint, "--data.manifest", str(warm))
+    assert len(records) == 2
+    assert all(record["category"] in ("cold", "warm") for record in records)
+
+    # 'cold' renamed: listed afresh, [chilly, warm] would swap the two indices.
+    for row in rows:
+        row["category"] = row["category"].replace("cold", "chilly")
+    renamed = write_jsonl(tmp_path / "renamed.jsonl", rows)
+    with pytest.raises(SystemExit):
+        main(
+            [
+                "test",
+                "--config",
+                str(config),
+                "--ckpt_path",
+                checkpoint,
+                "--data.manifest",
+                str(renamed),
+            ]
+        )
+    message = capsys.readouterr().err
+    assert "label 'chilly' in column 'category' is not a declared class" in message
+    assert "row 2 (id 'train-1')" in message
+
+    with pytest.raises(SystemExit):
+        main(
+            [
+                "test",
+                "--config",
+                str(config),
+                "--ckpt_path",
+                checkpoint,
+                "--data.classes",
+                '{"category": ["warm", "cold"]}',
+            ]
+        )
+    message = capsys.readouterr().err
+    assert "data.classes gives column 'category' the classes ['warm', 'cold']" in message
+    assert "trained on ['cold', 'warm']" in message
+
+
 def test_multilabel_regression_and_contrastive_tasks(tmp_path: Path, make_manifest):
     rows = [json.loads(line) for line in make_manifest(per_split=4).read_text().splitlines()]
     for index, row in enumerate(rows):

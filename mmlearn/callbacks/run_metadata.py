@@ -81,14 +81,22 @@ def manifest_hashes(datamodule: Any) -> dict[str, str]:
 WANDB_RUN_ID_KEY = "wandb_run_id"
 
 
-def stored_wandb_run_id(checkpoint: str | Path) -> str | None:
-    """Return the W&B run id saved in ``checkpoint``, or None if it has none.
+def read_checkpoint(checkpoint: str | Path) -> dict[str, Any]:
+    """Return the contents of ``checkpoint``, memory-mapped so the weights are not read."""
+    return torch.load(checkpoint, map_location="cpu", mmap=True, weights_only=True)
 
-    The file is memory-mapped, so the weights are not read.
-    """
-    state = torch.load(checkpoint, map_location="cpu", mmap=True, weights_only=True)
-    run_id = state.get(WANDB_RUN_ID_KEY)
+
+def stored_wandb_run_id(checkpoint: str | Path) -> str | None:
+    """Return the W&B run id saved in ``checkpoint``, or None if it has none."""
+    run_id = read_checkpoint(checkpoint).get(WANDB_RUN_ID_KEY)
     return str(run_id) if run_id else None
+
+
+def stored_class_names(checkpoint: str | Path) -> dict[str, list[str]]:
+    """Return the classes of each label column that the model in ``checkpoint`` predicts."""
+    hyperparameters = read_checkpoint(checkpoint).get("hyper_parameters") or {}
+    stored = hyperparameters.get("class_names") or {}
+    return {column: list(names) for column, names in stored.items()}
 
 
 class RunMetadataConfig(SaveConfigCallback):

@@ -67,7 +67,8 @@ class MultimodalDataModule(L.LightningDataModule):
     classes:
         Optional declared classes per label column; a label outside them is an error.
         Columns not listed take the sorted set of their values in the whole manifest.
-        Regression columns have no classes.
+        Regression columns have no classes. With ``--ckpt_path``, the CLI sets this to
+        the classes stored in the checkpoint.
     split_column:
         The column that contains the split of each row.
     modalities:
