@@ -60,10 +60,30 @@ UNKNOWN_OPTION = (
 
 
 def closest_option(message: str, options: list[str]) -> str | None:
-    """Return the known option nearest to the unknown one that ``message`` names, if any."""
+    """Return the known option nearest to the unknown one that ``message`` names, if any.
+
+    A key is compared with the keys of its own section (``max_epoch`` with the other
+    ``trainer`` keys), then looked for by its exact name in the other sections; a key
+    whose section does not exist is compared with every key.
+    """
     for pattern, prefix in UNKNOWN_OPTION:
         found = pattern.search(message)
-        if found:
+        if found is None:
+            continue
+        section, dot, name = found.group(1).rpartition(".")
+        siblings = [
+            option[len(section + dot) :]
+            for option in options
+            if option.rpartition(".")[0] == section
+        ]
+        matches = difflib.get_close_matches(name, siblings, n=1)
+        if matches:
+            return prefix + section + dot + matches[0]
+        # The right name in the wrong section, such as --max_epochs or --optimizer.
+        elsewhere = [option for option in options if option.rpartition(".")[2] == name]
+        if len(elsewhere) == 1:
+            return prefix + elsewhere[0]
+        if not siblings:
             matches = difflib.get_close_matches(found.group(1), options, n=1, cutoff=0.8)
             return prefix + matches[0] if matches else None
     return None
@@ -305,6 +325,9 @@ def run_cli(argv: list[str] | None) -> MultimodalCLI:
         save_config_callback=RunMetadataConfig,
         save_config_kwargs={"overwrite": True},
         parser_class=SuggestingArgumentParser,
+        # The module builds its optimizer from model.optimizer; a top-level --optimizer
+        # would replace it and lose the per-encoder learning rates.
+        auto_configure_optimizers=False,
         # argparse would take a prefix such as --trainer.max_epoch for --trainer.max_epochs.
         parser_kwargs={"allow_abbrev": False},
     )

@@ -87,6 +87,31 @@ def test_misspelled_config_key_names_the_nearest(
     assert message.count("Did you mean") == ("Did you mean" in expected)
 
 
+MISSPELLED_FLAGS = [
+    (["--model.text_encoder.pooling_mode", "mean"], "Did you mean 'pooling'?"),
+    # Lightning's own --optimizer would drop the per-encoder learning rates.
+    (["--optimizer", "SGD"], "--optimizer SGD. Did you mean '--model.optimizer'?"),
+    (["--max_epochs", "2"], "--max_epochs 2. Did you mean '--trainer.max_epochs'?"),
+    (["--trainr.max_epochs", "2"], "Did you mean '--trainer.max_epochs'?"),
+    (["--data.batch_sise", "2"], "Did you mean '--data.batch_size'?"),
+]
+
+
+@pytest.mark.parametrize(
+    ("flags", "expected"),
+    MISSPELLED_FLAGS,
+    ids=["nested", "optimizer", "section", "bad-section", "batch-size"],
+)
+def test_misspelled_flag_names_the_nearest(
+    tmp_path: Path, make_manifest, capsys, flags: list[str], expected: str
+):
+    config = write_config(tmp_path, make_manifest(per_split=4))
+    with pytest.raises(SystemExit) as caught:
+        main(["fit", "--config", str(config), *flags])
+    assert caught.value.code == 2
+    assert expected in capsys.readouterr().err
+
+
 def test_single_modality_model_loads_only_its_data(tmp_path: Path, make_manifest):
     model = {**MODEL, "text_encoder": None, "audio_encoder": None}
     config = write_config(tmp_path, make_manifest(per_split=4), model=model)
