@@ -24,7 +24,7 @@ import torch.distributed as dist
 from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint
 from lightning.pytorch.cli import LightningArgumentParser, LightningCLI
 from lightning.pytorch.utilities.exceptions import SIGTERMException
-from lightning.pytorch.utilities.rank_zero import rank_zero_info
+from lightning.pytorch.utilities.rank_zero import rank_zero_info, rank_zero_warn
 
 from mmlearn.callbacks import (
     ExceptionCheckpoint,
@@ -186,6 +186,7 @@ class MultimodalCLI(LightningCLI):
                 "model keys in the config files and flags do not apply"
             )
             self._take_classes_from(config, checkpoint)
+        self._drop_unread_labels(config)
         logger = config.get("trainer.logger")
         for entry in logger if isinstance(logger, list) else [logger]:
             class_path = str(getattr(entry, "class_path", "") or "")
@@ -208,6 +209,20 @@ class MultimodalCLI(LightningCLI):
         log_dir = self.trainer.log_dir
         if log_dir is not None:
             rank_zero_info(f"Logs: {log_dir}")
+
+    @staticmethod
+    def _drop_unread_labels(config: Any) -> None:
+        # A column that no task reads would still be checked as a multiclass label,
+        # and a multilabel or numeric column would then fail on every row.
+        read = label_types_of(config.get("model.tasks"))
+        labels = list(config.get("data.labels") or [])
+        unread = [column for column in labels if column not in read]
+        if unread:
+            config["data.labels"] = [column for column in labels if column in read]
+            rank_zero_warn(
+                f"data.labels lists {unread}, which no task in model.tasks reads; "
+                "these columns are not loaded"
+            )
 
     @staticmethod
     def _take_classes_from(config: Any, checkpoint: str) -> None:

@@ -225,6 +225,19 @@ def test_later_runs_take_the_classes_from_the_checkpoint(tmp_path: Path, make_ma
     assert "trained on ['cold', 'warm']" in message
 
 
+def test_label_column_without_a_task_is_not_loaded(tmp_path: Path, make_manifest):
+    rows = [json.loads(line) for line in make_manifest(per_split=4).read_text().splitlines()]
+    for row in rows:
+        row["subcategory"] = [row["subcategory"]]  # a multilabel form, read by no task
+    manifest = write_jsonl(tmp_path / "manifest.jsonl", rows)
+    model = {**MODEL, "tasks": [{"name": "category"}]}
+    config = write_config(tmp_path, manifest, model=model)
+    with pytest.warns(UserWarning, match=r"data.labels lists \['subcategory'\], which no task"):
+        fit = run_cli(["fit", "--config", str(config)])
+    assert fit.datamodule.labels == ["category"]
+    assert fit.trainer.global_step == 1
+
+
 def test_multilabel_regression_and_contrastive_tasks(tmp_path: Path, make_manifest):
     rows = [json.loads(line) for line in make_manifest(per_split=4).read_text().splitlines()]
     for index, row in enumerate(rows):
