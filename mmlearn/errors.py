@@ -36,7 +36,11 @@ class ManifestError(MmlearnError):
             super().__init__(f"invalid manifest {path}: {problems}")
             return
         self.problems = list(problems)
-        lines = [f"invalid manifest {path}: {len(self.problems)} invalid row(s)"]
+        rows = len({problem.row for problem in self.problems})
+        count = f"{rows} invalid row(s)"
+        if len(self.problems) > rows:
+            count += f" with {len(self.problems)} problems"
+        lines = [f"invalid manifest {path}: {count}"]
         lines += [f"  {problem}" for problem in self.problems[:max_listed]]
         if len(self.problems) > max_listed:
             lines.append(f"  ... and {len(self.problems) - max_listed} more")

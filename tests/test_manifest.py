@@ -58,6 +58,17 @@ def test_missing_file_and_unknown_label_in_one_error(tmp_path: Path, media_dir: 
     assert [p.row for p in caught.value.problems] == [2, 3]
 
 
+def test_row_with_two_problems_counts_once(tmp_path: Path, media_dir: Path):
+    row = {"id": "lost", "image": "media/gone.png", "audio": "media/gone.wav"}
+    path = write_jsonl(tmp_path / "bad.jsonl", [{**row, "category": "warm", "split": "train"}])
+    with pytest.raises(ManifestError) as caught:
+        load_manifest(path, ["category"], "split", file_columns=["image", "audio"])
+    message = str(caught.value)
+    assert "1 invalid row(s) with 2 problems" in message
+    assert "row 1 (id 'lost'): image file not found" in message
+    assert "row 1 (id 'lost'): audio file not found" in message
+
+
 def test_missing_label_column_suggests_closest(make_manifest):
     path = make_manifest(per_split=1)
     with pytest.raises(
