@@ -225,6 +225,23 @@ def test_later_runs_take_the_classes_from_the_checkpoint(tmp_path: Path, make_ma
     assert "trained on ['cold', 'warm']" in message
 
 
+def test_predict_on_new_data_without_labels(tmp_path: Path, make_manifest):
+    config = write_config(tmp_path, make_manifest(per_split=4))
+    fit = run_cli(["fit", "--config", str(config)])
+    checkpoint = fit.trainer.checkpoint_callback.best_model_path
+    rows = [json.loads(line) for line in (tmp_path / "manifest.jsonl").read_text().splitlines()]
+    unlabeled = [{key: row[key] for key in ("id", "text", "image", "audio")} for row in rows[:3]]
+    new = write_jsonl(tmp_path / "new.jsonl", unlabeled)
+
+    splits = json.dumps({"predict": str(new)})
+    records = predict_records(
+        tmp_path, config, checkpoint, "--data.manifest", "null", "--data.splits", splits
+    )
+    assert [record["id"] for record in records] == ["train-0", "train-1", "train-2"]
+    assert all(record["category"] in ("cold", "warm") for record in records)
+    assert all(record["subcategory"] in ("a", "b") for record in records)
+
+
 def test_label_column_without_a_task_is_not_loaded(tmp_path: Path, make_manifest):
     rows = [json.loads(line) for line in make_manifest(per_split=4).read_text().splitlines()]
     for row in rows:

@@ -54,7 +54,8 @@ class MultimodalDataModule(L.LightningDataModule):
         predict. See ``mmlearn.data.manifest`` for the format.
     splits:
         Instead of ``manifest``: one manifest file per split, such as
-        ``{train: train.jsonl, val: val.jsonl}``. These files need no split column.
+        ``{train: train.jsonl, val: val.jsonl}``. These files need no split column,
+        and a ``predict`` file, new data to label, needs no label columns.
     data_root:
         The folder that relative media paths resolve against and may not leave; by
         default the folder of each manifest file.
@@ -230,17 +231,23 @@ class MultimodalDataModule(L.LightningDataModule):
         path: str,
         split_column: str | None,
         classes: Mapping[str, Sequence[str]] | None,
+        labels_required: bool = True,
     ) -> list[Sample]:
         """Read and validate one manifest file; with ``on_error: skip`` drop invalid rows."""
         root = self.hparams["data_root"]
         # Files of modalities the model does not read need not exist.
         file_columns = [name for name in MEDIA_COLUMNS if name in self.read_modalities]
+        reading = {
+            "label_columns": self.labels,
+            "split_column": split_column,
+            "root": root,
+            "label_types": self.label_types,
+            "labels_required": labels_required,
+        }
         if self.hparams["on_error"] == "raise":
-            return load_manifest(
-                path, self.labels, split_column, classes, file_columns, root, self.label_types
-            )
+            return load_manifest(path, classes=classes, file_columns=file_columns, **reading)
 
-        samples = read_manifest(path, self.labels, split_column, root, self.label_types)
+        samples = read_manifest(path, **reading)
         problems = find_problems(samples, classes, file_columns)
         reasons: dict[int, list[str]] = {}
         for problem in problems:
@@ -277,7 +284,8 @@ class MultimodalDataModule(L.LightningDataModule):
         for split, path in files.items():
             if split not in SPLITS:
                 raise ConfigError(f"invalid split {split!r} in data.splits; use {list(SPLITS)}")
-            for sample in self._read_checked(path, None, classes):
+            # New data to predict on need not have the label columns.
+            for sample in self._read_checked(path, None, classes, split != "predict"):
                 if sample.id in first_file_of_id:
                     raise ManifestError(
                         path,

@@ -156,6 +156,7 @@ def read_manifest(
     split_column: str | None = None,
     root: str | Path | None = None,
     label_types: Mapping[str, str] | None = None,
+    labels_required: bool = True,
 ) -> list[Sample]:
     """Parse a manifest into samples, checking its columns but not its files or labels.
 
@@ -167,6 +168,9 @@ def read_manifest(
     A malformed JSONL line becomes a sample with ``parse_error`` set, so that
     ``find_problems`` reports it together with every other invalid row.
 
+    With ``labels_required`` false, as for new data to predict on, a label column may
+    be left out of the file, and its labels are then empty.
+
     Raises
     ------
     ManifestError
@@ -176,7 +180,8 @@ def read_manifest(
     path = Path(path)
     types = {column: (label_types or {}).get(column, "multiclass") for column in label_columns}
     columns, rows, bad_lines = _read_rows(path)
-    required = ["id", *label_columns] + ([split_column] if split_column else [])
+    required = ["id", *(label_columns if labels_required else [])]
+    required += [split_column] if split_column else []
     _check_columns(path, columns, required)
 
     root = Path(root) if root is not None else path.parent
@@ -285,9 +290,10 @@ def load_manifest(
     file_columns: Sequence[str] = MEDIA_COLUMNS,
     root: str | Path | None = None,
     label_types: Mapping[str, str] | None = None,
+    labels_required: bool = True,
 ) -> list[Sample]:
     """Read and validate a manifest, raising one ``ManifestError`` that lists every bad row."""
-    samples = read_manifest(path, label_columns, split_column, root, label_types)
+    samples = read_manifest(path, label_columns, split_column, root, label_types, labels_required)
     problems = find_problems(samples, classes, file_columns)
     if problems:
         raise ManifestError(str(path), problems)
