@@ -186,6 +186,8 @@ class MultimodalCLI(LightningCLI):
                 "model keys in the config files and flags do not apply"
             )
             self._take_classes_from(config, checkpoint)
+            # The checkpoint holds the weights; the pretraining file need not exist.
+            config["model.init_from"] = None
         self._drop_unread_labels(config)
         logger = config.get("trainer.logger")
         for entry in logger if isinstance(logger, list) else [logger]:

@@ -9,7 +9,7 @@ from typing import Any, Literal, TypeVar
 import lightning as L
 import torch
 from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint
-from lightning.pytorch.utilities import rank_zero_warn
+from lightning.pytorch.utilities import rank_zero_info, rank_zero_warn
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 
@@ -20,6 +20,7 @@ from mmlearn.models.encoders import AudioEncoderConfig, ImageEncoderConfig, Text
 from mmlearn.models.fusion import FusionConfig
 from mmlearn.tasks import TaskConfig, build_task
 from mmlearn.training.epoch_means import EpochMeans
+from mmlearn.training.init_from import load_matching_weights
 from mmlearn.training.optim import OptimizerConfig, build_optimizer
 from mmlearn.training.rng_state import collect_rng_states, restore_rng_states
 from mmlearn.training.weighting import WeightingConfig, build_weighting
@@ -77,6 +78,11 @@ class MultimodalModule(L.LightningModule):
         ``train/skipped_steps``. Under DDP every process drops the step when any one
         has a non-finite loss, or a batch whose samples all failed to decode.
         Batch-norm statistics have already seen the bad batch when it is dropped.
+    init_from:
+        A ``.ckpt`` file of an earlier fit, such as a contrastive pretraining, to take
+        the starting weights from: every tensor with the same name and shape (see
+        ``load_matching_weights``). It is not stored in the hyperparameters, since a
+        checkpoint of this fit already holds the weights.
 
     Logged keys: ``<stage>/loss``, ``<stage>/<task>/loss`` and each task type's metrics
     (``<stage>/<task>/acc`` and ``<stage>/<task>/f1`` for multiclass) for the stages
@@ -105,6 +111,7 @@ class MultimodalModule(L.LightningModule):
         loss_weighting: WeightingConfig | None = None,
         optimizer: OptimizerConfig | None = None,
         on_nonfinite: Literal["raise", "skip"] = "raise",
+        init_from: str | None = None,
     ):
         super().__init__()
         self.tasks = [_as_config(TaskConfig, task) for task in tasks]
@@ -166,6 +173,8 @@ class MultimodalModule(L.LightningModule):
             modality_dropout,
             unimodal_heads=unimodal_loss_weight > 0,
         )
+        if init_from is not None:
+            rank_zero_info(load_matching_weights(self.model, init_from).summary(init_from))
         self.unimodal_loss_weight = unimodal_loss_weight
         self.loss_weighting = build_weighting(
             self.weighting_config,
