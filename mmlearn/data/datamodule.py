@@ -120,7 +120,8 @@ class MultimodalDataModule(L.LightningDataModule):
         and writes their ids, paths and reasons to ``skipped_report``.
     skipped_report:
         The JSONL file of skipped samples; by default ``skipped_samples.jsonl`` in the
-        trainer's log folder. With several processes, files that fail to decode during
+        trainer's log folder, or in ``trainer.default_root_dir`` (the working folder
+        unless set) when logging is off. With several processes, files that fail to decode during
         a run go to ``<stem>.rank<N>.jsonl`` beside it, one file per rank.
     """
 
