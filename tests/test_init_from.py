@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import shutil
 from pathlib import Path
@@ -62,6 +63,26 @@ def test_fine_tune_from_contrastive_pretraining(tmp_path: Path, make_manifest, c
     best = tune.trainer.checkpoint_callback.best_model_path
     test = run_cli(["test", "--config", str(config), "--ckpt_path", best])
     assert "test/category/acc" in test.trainer.callback_metrics
+
+
+def test_predict_writes_aligned_embeddings(tmp_path: Path, make_manifest):
+    config = write_config(tmp_path, make_manifest(per_split=4), model=PRETRAIN, **MONITOR_LOSS)
+    pre = run_cli(["fit", "--config", str(config)])
+    output = tmp_path / "embeddings.jsonl"
+    best = pre.trainer.checkpoint_callback.best_model_path
+    flags = ["--data.predict_split", "test", "--prediction_writer.output", str(output)]
+    run_cli(["predict", "--config", str(config), "--ckpt_path", best, *flags])
+
+    records = [json.loads(line) for line in output.read_text().splitlines()]
+    assert [record["id"] for record in records] == [f"test-{index}" for index in range(4)]
+    for record in records:
+        assert sorted(record["embedding"]) == ["audio", "image"]
+        image = torch.tensor(record["embedding"]["image"])
+        assert image.shape == (BASE["embed_dim"],)
+        assert float(image.norm()) == pytest.approx(1.0, abs=1e-5)
+    # The fixture leaves every fourth sample without audio.
+    assert records[3]["embedding"]["audio"] is None
+    assert len(records[0]["embedding"]["audio"]) == BASE["embed_dim"]
 
 
 @pytest.mark.parametrize(

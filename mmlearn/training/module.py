@@ -549,7 +549,10 @@ class MultimodalModule(L.LightningModule):
         """Return one record per sample: its id and each supervised task's prediction.
 
         A multiclass task gives its class and probability, a multilabel task its
-        classes and every class's probability, a regression task its value.
+        classes and every class's probability, a regression task its value. With
+        contrastive tasks, ``embedding`` maps each modality they align to its
+        L2-normalized projected feature, or None where the sample lacks it, so that a
+        dot product of two embeddings is their cosine similarity.
         """
         if not batch["ids"]:
             return []
@@ -562,6 +565,17 @@ class MultimodalModule(L.LightningModule):
             predicted = task.predict(task.prediction(outputs), self.class_names[config.column])
             for record, fields in zip(records, predicted, strict=True):
                 record.update(fields)
+        aligned = {
+            name
+            for config in self.tasks
+            if not config.supervised
+            for name in config.modalities or ()
+        }
+        for name in sorted(aligned):
+            vectors = nn.functional.normalize(outputs["features"][name].float(), dim=-1)
+            present = batch["present"][name].tolist()
+            for record, vector, here in zip(records, vectors.tolist(), present, strict=True):
+                record.setdefault("embedding", {})[name] = vector if here else None
         return records
 
     def configure_optimizers(self) -> dict[str, Any]:
