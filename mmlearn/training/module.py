@@ -82,7 +82,7 @@ class MultimodalModule(L.LightningModule):
         A ``.ckpt`` file of an earlier fit, such as a contrastive pretraining, to take
         the starting weights from: every tensor with the same name and shape (see
         ``load_matching_weights``). It is not stored in the hyperparameters, since a
-        checkpoint of this fit already holds the weights.
+        checkpoint of this fit already contains the weights.
 
     Logged keys: ``<stage>/loss``, ``<stage>/<task>/loss`` and each task type's metrics
     (``<stage>/<task>/acc`` and ``<stage>/<task>/f1`` for multiclass) for the stages
@@ -574,8 +574,8 @@ class MultimodalModule(L.LightningModule):
         for name in sorted(aligned):
             vectors = nn.functional.normalize(outputs["features"][name].float(), dim=-1)
             present = batch["present"][name].tolist()
-            for record, vector, here in zip(records, vectors.tolist(), present, strict=True):
-                record.setdefault("embedding", {})[name] = vector if here else None
+            for record, vector, is_present in zip(records, vectors.tolist(), present, strict=True):
+                record.setdefault("embedding", {})[name] = vector if is_present else None
         return records
 
     def configure_optimizers(self) -> dict[str, Any]:
