@@ -16,6 +16,8 @@ import soundfile
 import yaml
 from PIL import Image
 
+from mmlearn.cli import main
+
 TEXT_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
 TUXPAINT_ROOT = Path("/usr/share/tuxpaint/stamps")
 REPO = Path(__file__).resolve().parents[1]
@@ -123,3 +125,17 @@ def wandb_logger_flags(save_dir: Path) -> list[str]:
         "--trainer.logger.save_dir",
         str(save_dir),
     ]
+
+
+def rejected_args(args: Sequence[str], capsys, code: int = 2) -> str:
+    """Run ``mmlearn`` in this process with ``args``, expect it to exit with ``code``.
+
+    Returns what it wrote to stderr, so a test can check the message names the fix.
+    """
+    try:
+        main(list(args))
+    except SystemExit as stopped:
+        assert stopped.code == code, capsys.readouterr().err
+    else:
+        raise AssertionError(f"mmlearn {' '.join(args)} did not exit")
+    return capsys.readouterr().err

@@ -12,9 +12,16 @@ import pytest
 import soundfile
 import torch
 
-from mmlearn.cli import main, run_cli
+from mmlearn.cli import run_cli
 from mmlearn.data.sources.tuxpaint import build_tuxpaint_manifest
-from tests.helpers import MODEL, TUXPAINT_ROOT, wandb_logger_flags, write_config, write_jsonl
+from tests.helpers import (
+    MODEL,
+    TUXPAINT_ROOT,
+    rejected_args,
+    wandb_logger_flags,
+    write_config,
+    write_jsonl,
+)
 
 
 def test_fit_then_test_from_checkpoint(tmp_path: Path, make_manifest, caplog):
@@ -50,10 +57,7 @@ def test_fit_then_test_from_checkpoint(tmp_path: Path, make_manifest, caplog):
 
 def test_abbreviated_flag_is_rejected(tmp_path: Path, make_manifest, capsys):
     config = write_config(tmp_path, make_manifest(per_split=4))
-    with pytest.raises(SystemExit) as caught:
-        main(["fit", "--config", str(config), "--trainer.max_epoch", "1"])
-    assert caught.value.code == 2
-    message = capsys.readouterr().err
+    message = rejected_args(["fit", "--config", str(config), "--trainer.max_epoch", "1"], capsys)
     assert (
         "unrecognized arguments: --trainer.max_epoch 1. Did you mean '--trainer.max_epochs'?"
         in message
@@ -79,10 +83,7 @@ def test_misspelled_config_key_names_the_nearest(
     tmp_path: Path, make_manifest, capsys, settings: dict, expected: str
 ):
     config = write_config(tmp_path, make_manifest(per_split=4), **settings)
-    with pytest.raises(SystemExit) as caught:
-        main(["fit", "--config", str(config)])
-    assert caught.value.code == 2
-    message = capsys.readouterr().err
+    message = rejected_args(["fit", "--config", str(config)], capsys)
     assert expected in message
     assert message.count("Did you mean") == ("Did you mean" in expected)
 
@@ -106,10 +107,7 @@ def test_misspelled_flag_names_the_nearest(
     tmp_path: Path, make_manifest, capsys, flags: list[str], expected: str
 ):
     config = write_config(tmp_path, make_manifest(per_split=4))
-    with pytest.raises(SystemExit) as caught:
-        main(["fit", "--config", str(config), *flags])
-    assert caught.value.code == 2
-    assert expected in capsys.readouterr().err
+    assert expected in rejected_args(["fit", "--config", str(config), *flags], capsys)
 
 
 def test_single_modality_model_loads_only_its_data(tmp_path: Path, make_manifest):
@@ -123,10 +121,8 @@ def test_single_modality_model_loads_only_its_data(tmp_path: Path, make_manifest
 
 def test_unlogged_monitor_fails_before_training(tmp_path: Path, make_manifest, capsys):
     config = write_config(tmp_path, make_manifest(per_split=4))
-    with pytest.raises(SystemExit) as caught:
-        main(["fit", "--config", str(config), "--early_stopping.monitor", "val/accuracy"])
-    assert caught.value.code == 2
-    message = capsys.readouterr().err
+    flags = ["--early_stopping.monitor", "val/accuracy"]
+    message = rejected_args(["fit", "--config", str(config), *flags], capsys)
     assert "EarlyStopping monitors 'val/accuracy', which the module never logs" in message
     assert "val/category/acc" in message
     assert not list((tmp_path / "run").rglob("metrics.csv"))
@@ -148,9 +144,7 @@ def test_bad_manifest_fails_at_setup_naming_rows(tmp_path: Path, media_dir: Path
         data__labels=["category"],
         data__classes={"category": ["warm", "cold"]},
     )
-    with pytest.raises(SystemExit):
-        main(["fit", "--config", str(config)])
-    message = capsys.readouterr().err
+    message = rejected_args(["fit", "--config", str(config)], capsys)
     assert "2 invalid row(s)" in message
     assert "row 2 (id 'b'): image file not found" in message
     assert "row 3 (id 'c'): label 'hot' in column 'category' is not a declared class" in message
@@ -192,35 +186,12 @@ def test_later_runs_take_the_classes_from_the_checkpoint(tmp_path: Path, make_ma
     for row in rows:
         row["category"] = row["category"].replace("cold", "chilly")
     renamed = write_jsonl(tmp_path / "renamed.jsonl", rows)
-    with pytest.raises(SystemExit):
-        main(
-            [
-                "test",
-                "--config",
-                str(config),
-                "--ckpt_path",
-                checkpoint,
-                "--data.manifest",
-                str(renamed),
-            ]
-        )
-    message = capsys.readouterr().err
+    test_run = ["test", "--config", str(config), "--ckpt_path", checkpoint]
+    message = rejected_args([*test_run, "--data.manifest", str(renamed)], capsys)
     assert "label 'chilly' in column 'category' is not a declared class" in message
     assert "row 2 (id 'train-1')" in message
 
-    with pytest.raises(SystemExit):
-        main(
-            [
-                "test",
-                "--config",
-                str(config),
-                "--ckpt_path",
-                checkpoint,
-                "--data.classes",
-                '{"category": ["warm", "cold"]}',
-            ]
-        )
-    message = capsys.readouterr().err
+    message = rejected_args([*test_run, "--data.classes", '{"category": ["warm", "cold"]}'], capsys)
     assert "data.classes gives column 'category' the classes ['warm', 'cold']" in message
     assert "trained on ['cold', 'warm']" in message
 
@@ -453,10 +424,7 @@ def nan_audio_config(tmp_path: Path, make_manifest) -> Path:
 
 def test_nonfinite_loss_stops_naming_tasks_and_step(tmp_path: Path, make_manifest, capsys):
     config = nan_audio_config(tmp_path, make_manifest)
-    with pytest.raises(SystemExit) as stopped:
-        main(["fit", "--config", str(config)])
-    assert stopped.value.code == 2
-    error = capsys.readouterr().err
+    error = rejected_args(["fit", "--config", str(config)], capsys)
     assert "mmlearn: error: non-finite loss at training step" in error
     assert "category=nan" in error
     assert "subcategory=nan" in error
