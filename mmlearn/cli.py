@@ -104,6 +104,31 @@ class SuggestingArgumentParser(LightningArgumentParser):
         super().error(message, ex)
 
 
+def replace_on_override(parser: LightningArgumentParser, dest: str) -> None:
+    """Make a later config file or flag that sets the list ``dest`` replace it whole.
+
+    jsonargparse merges two lists of the same length item by item, so an overlay whose
+    tasks differ from the base config's would silently keep, for example, the base
+    ``subcategory`` weight on its second task. Lists that users write out in full
+    should not inherit from the list they replace.
+    """
+    action = next(action for action in parser._actions if action.dest == dest)
+    check = action._check_type_
+
+    def check_without_previous(
+        value: Any, cfg: Any = None, append: bool = False, **kwargs: Any
+    ) -> Any:
+        # A whole list arrives as a list (config file) or a string (flag); an item
+        # added with --model.tasks+ still extends the list.
+        whole = isinstance(value, (list, str)) and not append
+        if whole and cfg is not None and dest in cfg:
+            cfg = cfg.clone()
+            cfg.pop(dest)
+        return check(value, cfg=cfg, append=append, **kwargs)
+
+    action._check_type_ = check_without_previous
+
+
 def modalities_of(text: Any, image: Any, audio: Any) -> list[str]:
     """Return the modalities whose encoder settings are not null."""
     settings = {TEXT: text, IMAGE: image, AUDIO: audio}
@@ -159,6 +184,7 @@ class MultimodalCLI(LightningCLI):
             compute_fn=modalities_of,
         )
         parser.link_arguments("model.text_encoder", "data.tokenizer", compute_fn=tokenizer_of)
+        replace_on_override(parser, "model.tasks")
         parser.link_arguments("model.tasks", "data.label_types", compute_fn=label_types_of)
         parser.link_arguments("data.n_mels", "model.n_mels")
         parser.link_arguments("data.image_size", "model.image_size")

@@ -11,8 +11,9 @@ import numpy as np
 import pytest
 import soundfile
 import torch
+import yaml
 
-from mmlearn.cli import run_cli
+from mmlearn.cli import main, run_cli
 from mmlearn.data.sources.tuxpaint import build_tuxpaint_manifest
 from tests.helpers import (
     MODEL,
@@ -108,6 +109,37 @@ def test_misspelled_flag_names_the_nearest(
 ):
     config = write_config(tmp_path, make_manifest(per_split=4))
     assert expected in rejected_args(["fit", "--config", str(config), *flags], capsys)
+
+
+CONTRASTIVE = [
+    {"name": "text_image", "type": "contrastive", "modalities": ["text", "image"]},
+    {"name": "text_audio", "type": "contrastive", "modalities": ["text", "audio"]},
+]
+
+
+@pytest.mark.parametrize("given_by", ["overlay", "flag", "append"])
+def test_later_task_list_replaces_the_earlier_one(
+    tmp_path: Path, make_manifest, capsys, given_by: str
+):
+    # The base config's second task has weight 0.5; jsonargparse alone would give
+    # that weight to whatever task comes second in a later list of the same length.
+    config = write_config(tmp_path, make_manifest(per_split=4))
+    overlay = tmp_path / "overlay.yaml"
+    overlay.write_text(yaml.safe_dump({"model": {"tasks": CONTRASTIVE}}), encoding="utf-8")
+    flags = {
+        "overlay": ["--config", str(overlay)],
+        "flag": ["--model.tasks", json.dumps(CONTRASTIVE)],
+        "append": ["--model.tasks+", json.dumps(CONTRASTIVE[1])],
+    }[given_by]
+    with pytest.raises(SystemExit) as caught:
+        main(["fit", "--config", str(config), *flags, "--print_config"])
+    assert caught.value.code == 0
+    tasks = yaml.safe_load(capsys.readouterr().out)["model"]["tasks"]
+    weights = {task["name"]: task["weight"] for task in tasks}
+    if given_by == "append":
+        assert weights == {"category": 1.0, "subcategory": 0.5, "text_audio": 1.0}
+    else:
+        assert weights == {"text_image": 1.0, "text_audio": 1.0}
 
 
 def test_single_modality_model_loads_only_its_data(tmp_path: Path, make_manifest):
