@@ -33,6 +33,7 @@ from mmlearn.callbacks import (
     RunMetadataConfig,
 )
 from mmlearn.callbacks.run_metadata import stored_class_names, stored_wandb_run_id
+from mmlearn.checkpoint_file import check_ckpt_path
 from mmlearn.data.datamodule import MultimodalDataModule
 from mmlearn.errors import ConfigError, MmlearnError
 from mmlearn.modalities import AUDIO, IMAGE, TEXT
@@ -189,6 +190,15 @@ class MultimodalCLI(LightningCLI):
         parser.link_arguments("data.n_mels", "model.n_mels")
         parser.link_arguments("data.image_size", "model.image_size")
         parser.link_arguments("data.class_names", "model.class_names", apply_on="instantiate")
+
+    def parse_arguments(self, parser: LightningArgumentParser, args: Any) -> None:
+        super().parse_arguments(parser, args)
+        # Lightning reads the checkpoint's hyperparameters next. A missing file would
+        # go unnoticed until the trainer starts, and a file that is not a checkpoint
+        # would fail with torch's advice to load it with weights_only=False.
+        subcommand = self.config.get("subcommand")
+        if subcommand:
+            check_ckpt_path(self.config[subcommand].get("ckpt_path"))
 
     def before_instantiate_classes(self) -> None:
         """Prepare each W&B logger: offline mode without credentials, and run resumption.

@@ -190,6 +190,21 @@ def predict_records(tmp_path: Path, config: Path, checkpoint: str, *flags: str) 
     return [json.loads(line) for line in output.read_text().splitlines()]
 
 
+@pytest.mark.parametrize("subcommand", ["test", "predict"])
+def test_wrong_ckpt_path_is_rejected_early(tmp_path: Path, make_manifest, capsys, subcommand: str):
+    config = write_config(tmp_path, make_manifest(per_split=4))
+    not_a_checkpoint = write_jsonl(tmp_path / "new.jsonl", [{"id": "a"}])
+    missing = tmp_path / "bst.ckpt"
+    for path, expected in [
+        (missing, f"ckpt_path: checkpoint not found: {missing}; give the .ckpt file"),
+        (not_a_checkpoint, f"ckpt_path: {not_a_checkpoint} is not a checkpoint"),
+    ]:
+        run = [subcommand, "--config", str(config), "--ckpt_path", str(path)]
+        message = rejected_args(run, capsys)
+        assert f"mmlearn: error: {expected}" in message
+        assert "Traceback" not in message
+
+
 def test_predict_writes_one_record_per_sample(tmp_path: Path, make_manifest):
     config = write_config(tmp_path, make_manifest(per_split=4), data__predict_split="test")
     fit = run_cli(["fit", "--config", str(config)])

@@ -18,10 +18,11 @@ from pathlib import Path
 from typing import Any
 
 import lightning as L
-import torch
 import yaml
 from lightning.pytorch.cli import SaveConfigCallback
 from lightning.pytorch.loggers import WandbLogger
+
+from mmlearn.checkpoint_file import read_checkpoint
 
 PACKAGES = (
     "mmlearn-lightning",
@@ -79,11 +80,6 @@ def manifest_hashes(datamodule: Any) -> dict[str, str]:
 
 
 WANDB_RUN_ID_KEY = "wandb_run_id"
-
-
-def read_checkpoint(checkpoint: str | Path) -> dict[str, Any]:
-    """Return the contents of ``checkpoint``, memory-mapped so the weights are not read."""
-    return torch.load(checkpoint, map_location="cpu", mmap=True, weights_only=True)
 
 
 def stored_wandb_run_id(checkpoint: str | Path) -> str | None:

@@ -5,9 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import torch
 from torch import nn
 
+from mmlearn.checkpoint_file import read_checkpoint
 from mmlearn.errors import ConfigError
 
 # MultimodalModule keeps its MultimodalModel under this attribute, so checkpoint keys
@@ -49,12 +49,7 @@ def load_matching_weights(model: nn.Module, checkpoint: str | Path) -> InitRepor
         with ``model``.
     """
     path = Path(checkpoint)
-    if not path.is_file():
-        raise ConfigError(
-            f"model.init_from: checkpoint not found: {path}; give the .ckpt file of an "
-            "earlier mmlearn fit, such as runs/<name>/checkpoints/best.ckpt"
-        )
-    stored = torch.load(path, map_location="cpu", weights_only=True).get("state_dict")
+    stored = read_checkpoint(path, "model.init_from").get("state_dict")
     if not isinstance(stored, dict):
         raise ConfigError(
             f"model.init_from: {path} has no state_dict, so mmlearn fit did not write it; "
