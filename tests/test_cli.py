@@ -243,7 +243,7 @@ def test_later_runs_take_the_classes_from_the_checkpoint(tmp_path: Path, make_ma
     assert "trained on ['cold', 'warm']" in message
 
 
-def test_predict_on_new_data_without_labels(tmp_path: Path, make_manifest):
+def test_predict_on_new_data_without_labels(tmp_path: Path, make_manifest, capsys):
     config = write_config(tmp_path, make_manifest(per_split=4))
     fit = run_cli(["fit", "--config", str(config)])
     checkpoint = fit.trainer.checkpoint_callback.best_model_path
@@ -258,6 +258,12 @@ def test_predict_on_new_data_without_labels(tmp_path: Path, make_manifest):
     assert [record["id"] for record in records] == ["train-0", "train-1", "train-2"]
     assert all(record["category"] in ("cold", "warm") for record in records)
     assert all(record["subcategory"] in ("a", "b") for record in records)
+
+    # Without a checkpoint there are no classes to predict.
+    predict = ["predict", "--config", str(config), "--data.manifest", "null"]
+    message = rejected_args([*predict, "--data.splits", splits], capsys)
+    assert f"label column 'category' in {new} has 0 class(es)" in message
+    assert "give --ckpt_path to use the classes of a trained model" in message
 
 
 def test_label_column_without_a_task_is_not_loaded(tmp_path: Path, make_manifest):

@@ -329,7 +329,9 @@ class MultimodalDataModule(L.LightningDataModule):
             if len(names[column]) < least:
                 raise ConfigError(
                     f"label column {column!r} in {self.manifest} has {len(names[column])} "
-                    f"class(es); a {kind} task needs at least {least}"
+                    f"class(es); a {kind} task needs at least {least}. List them in "
+                    f"data.classes.{column}, or give --ckpt_path to use the classes of a "
+                    "trained model"
                 )
         return names
 
