@@ -64,8 +64,9 @@ def closest_option(message: str, options: list[str]) -> str | None:
     """Return the known option nearest to the unknown one that ``message`` names, if any.
 
     A key is compared with the keys of its own section (``max_epoch`` with the other
-    ``trainer`` keys), then looked for by its exact name in the other sections; a key
-    whose section does not exist is compared with every key.
+    ``trainer`` keys), then looked for by its exact name in the other sections. A key
+    whose section does not exist is compared with every key, then its section with
+    every section.
     """
     for pattern, prefix in UNKNOWN_OPTION:
         found = pattern.search(message)
@@ -86,7 +87,11 @@ def closest_option(message: str, options: list[str]) -> str | None:
             return prefix + elsewhere[0]
         if not siblings:
             matches = difflib.get_close_matches(found.group(1), options, n=1, cutoff=0.8)
-            return prefix + matches[0] if matches else None
+            if matches:
+                return prefix + matches[0]
+            # A misspelled section, such as --model.fusoin.kind for --model.fusion.kind.
+            sections = difflib.get_close_matches(section, options, n=1, cutoff=0.8)
+            return prefix + sections[0] + dot + name if sections else None
     return None
 
 

@@ -76,10 +76,16 @@ MISSPELLED = [
         "Option 'hiden_dim' is not accepted. Did you mean 'hidden_dim'?",
     ),
     ({"data__zzz": 1}, "Subcommand 'fit' does not accept option 'data.zzz'\n"),
+    (
+        {"model": {**MODEL, "fusoin": {"kind": "gated"}}},
+        "does not accept option 'model.fusoin.kind'. Did you mean 'model.fusion.kind'?",
+    ),
 ]
 
 
-@pytest.mark.parametrize(("settings", "expected"), MISSPELLED, ids=["trainer", "fusion", "unknown"])
+@pytest.mark.parametrize(
+    ("settings", "expected"), MISSPELLED, ids=["trainer", "fusion", "unknown", "section"]
+)
 def test_misspelled_config_key_names_the_nearest(
     tmp_path: Path, make_manifest, capsys, settings: dict, expected: str
 ):
@@ -96,13 +102,15 @@ MISSPELLED_FLAGS = [
     (["--max_epochs", "2"], "--max_epochs 2. Did you mean '--trainer.max_epochs'?"),
     (["--trainr.max_epochs", "2"], "Did you mean '--trainer.max_epochs'?"),
     (["--data.batch_sise", "2"], "Did you mean '--data.batch_size'?"),
+    (["--model.fusoin.kind", "gated"], "Did you mean '--model.fusion.kind'?"),
+    (["--modle.fusion.kind", "gated"], "Did you mean '--model.fusion.kind'?"),
 ]
 
 
 @pytest.mark.parametrize(
     ("flags", "expected"),
     MISSPELLED_FLAGS,
-    ids=["nested", "optimizer", "section", "bad-section", "batch-size"],
+    ids=["nested", "optimizer", "section", "bad-section", "batch-size", "nested-section", "root"],
 )
 def test_misspelled_flag_names_the_nearest(
     tmp_path: Path, make_manifest, capsys, flags: list[str], expected: str
