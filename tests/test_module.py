@@ -234,8 +234,22 @@ def test_every_task_type_in_one_module():
         "tags",
         "tags_probabilities",
         "size",
+        "embedding",
     }
-    assert isinstance(records[0]["tags"], list) and isinstance(records[0]["size"], float)
+    assert isinstance(records[0]["tags"], list)
+    assert isinstance(records[0]["size"], float)
+    # The contrastive task aligns image and audio; row 1 has no audio.
+    assert sorted(records[0]["embedding"]) == ["audio", "image"]
+    assert records[1]["embedding"]["audio"] is None
+
+
+def test_contrastive_only_module_has_no_unimodal_heads():
+    tasks = [TaskConfig("align", type="contrastive", modalities=("image", "audio"))]
+    module = make_module(tasks=tasks, class_names={}, unimodal_loss_weight=0.5)
+    assert module.unimodal_loss_weight == 0.0
+    assert len(module.model.unimodal_heads) == 0
+    assert module.logged_metric_keys(("val",)).count("val/unimodal_loss") == 0
+    assert "val/align/loss" in module.logged_metric_keys(("val",))
 
 
 def test_contrastive_task_needs_two_encoded_modalities():
