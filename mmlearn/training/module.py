@@ -63,7 +63,8 @@ class MultimodalModule(L.LightningModule):
         When positive, each modality gets its own heads on its projected feature, and
         their losses, averaged over modalities and scaled by this weight, join the
         total. This keeps the weaker encoders learning beside a strong one. The heads
-        are used in training only; predictions come from the fused heads.
+        are used in training only; predictions come from the fused heads. With
+        contrastive tasks alone there are no heads, so the weight has no effect.
     loss_weighting:
         How the task losses are weighted (``WeightingConfig``): ``{kind: static}`` by
         default, or ``uncertainty``, ``dwa`` or ``gradnorm``. Every scheme multiplies
@@ -157,12 +158,15 @@ class MultimodalModule(L.LightningModule):
         self.task_modules = nn.ModuleDict(
             {task.name: build_task(task, self.class_names) for task in self.tasks}
         )
+        head_sizes = {
+            name: task.head_size
+            for name, task in self.task_modules.items()
+            if task.head_size is not None
+        }
+        # Without a supervised task the unimodal heads would be empty and their loss 0.
+        self.unimodal_loss_weight = unimodal_loss_weight if head_sizes else 0.0
         self.model = build_multimodal_model(
-            {
-                name: task.head_size
-                for name, task in self.task_modules.items()
-                if task.head_size is not None
-            },
+            head_sizes,
             self.text_config,
             self.image_config,
             self.audio_config,
@@ -171,11 +175,10 @@ class MultimodalModule(L.LightningModule):
             n_mels,
             image_size,
             modality_dropout,
-            unimodal_heads=unimodal_loss_weight > 0,
+            unimodal_heads=self.unimodal_loss_weight > 0,
         )
         if init_from is not None:
             rank_zero_info(load_matching_weights(self.model, init_from).summary(init_from))
-        self.unimodal_loss_weight = unimodal_loss_weight
         self.loss_weighting = build_weighting(
             self.weighting_config,
             {task.name: task.weight for task in self.tasks},
