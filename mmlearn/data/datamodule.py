@@ -89,17 +89,27 @@ class MultimodalDataModule(L.LightningDataModule):
     audio_crop:
         Where long clips are cropped: ``auto`` (random in training, centred otherwise),
         ``random``, ``center`` or ``start``.
-    n_mels, n_fft, hop_length:
-        Log-mel settings; ``hop_length`` and ``n_fft`` are in samples.
+    n_mels:
+        Log-mel bands.
+    n_fft:
+        Log-mel FFT window, in samples.
+    hop_length:
+        Log-mel hop between frames, in samples.
     audio_features:
         Where log-mel features are computed: ``device`` (batched on the GPU or CPU that
         trains, after transfer) or ``worker`` (batched in the DataLoader workers, which
         keeps a busy GPU free of the work). Both give float32 features.
-    batch_size, num_workers, persistent_workers, prefetch_factor:
-        DataLoader settings. ``num_workers: 0`` decodes in the training process, which
+    batch_size:
+        Samples per batch, on each process under DDP.
+    num_workers:
+        DataLoader worker processes. ``0`` decodes in the training process, which
         suits debugging. Use 2 to 4 on a laptop, and about one per CPU core per GPU on
-        a GPU node. ``persistent_workers`` and ``prefetch_factor`` (batches loaded ahead
-        per worker, PyTorch's default when null) apply only when ``num_workers > 0``.
+        a GPU node.
+    persistent_workers:
+        Keep the workers between epochs; applies only when ``num_workers > 0``.
+    prefetch_factor:
+        Batches loaded ahead per worker, PyTorch's default when null; applies only
+        when ``num_workers > 0``.
     pin_memory:
         Page-locked batches for faster copies to a GPU. ``null`` turns it on when the
         trainer runs on CUDA.

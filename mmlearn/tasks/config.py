@@ -12,14 +12,23 @@ TaskType = Literal["multiclass", "multilabel", "regression", "contrastive"]
 class TaskConfig:
     """One task.
 
-    ``name`` keys the head, the loss and the logged metrics (``val/<name>/acc``).
-    ``type`` is ``multiclass``, ``multilabel``, ``regression`` or ``contrastive``.
-    ``label`` is the manifest column a supervised task predicts and defaults to
-    ``name``. ``weight`` scales its loss in the total.
-
     A ``contrastive`` task reads no label: it aligns the features of the two
-    ``modalities`` (for example ``[text, image]``) with InfoNCE, starting from the
-    softmax ``temperature``, which is learned.
+    ``modalities`` with InfoNCE.
+
+    Attributes
+    ----------
+    name:
+        Keys the head, the loss and the logged metrics (``val/<name>/acc``).
+    label:
+        The manifest column a supervised task predicts; ``name`` by default.
+    type:
+        ``multiclass``, ``multilabel``, ``regression`` or ``contrastive``.
+    weight:
+        Scales the task's loss in the total.
+    modalities:
+        With ``contrastive``, the two modalities to align, for example ``[text, image]``.
+    temperature:
+        With ``contrastive``, the starting softmax temperature, which is learned.
     """
 
     name: str

@@ -47,10 +47,16 @@ class MultimodalModule(L.LightningModule):
         The tasks; their names key the heads and the logged metrics.
     class_names:
         Classes of each manifest label column; the CLI links this from the DataModule.
-    text_encoder, image_encoder, audio_encoder:
-        Encoder settings; ``null`` leaves that modality out of the model.
-    n_mels, image_size:
-        Input shapes; the CLI links them from the DataModule.
+    text_encoder:
+        Text encoder settings (``TextEncoderConfig``); ``null`` leaves text out.
+    image_encoder:
+        Image encoder settings (``ImageEncoderConfig``); ``null`` leaves images out.
+    audio_encoder:
+        Audio encoder settings (``AudioEncoderConfig``); ``null`` leaves audio out.
+    n_mels:
+        Log-mel bands of the audio input; the CLI links it from the DataModule.
+    image_size:
+        Side in pixels of the image input; the CLI links it from the DataModule.
     embed_dim:
         The shared width each modality is projected to before fusion.
     fusion:

@@ -14,8 +14,17 @@ from torch import nn
 class OptimizerConfig:
     """AdamW and its schedule.
 
-    ``warmup_fraction`` is the share of all training steps spent warming up linearly
-    from 0 to ``lr``; the rest decays along a cosine to ``lr * min_lr_ratio``.
+    Attributes
+    ----------
+    lr:
+        The peak learning rate of every parameter outside an encoder with its own.
+    weight_decay:
+        AdamW's decoupled weight decay.
+    warmup_fraction:
+        The share of all training steps spent warming up linearly from 0 to ``lr``.
+        The rest decays along a cosine to ``lr * min_lr_ratio``.
+    min_lr_ratio:
+        The final learning rate as a fraction of ``lr``.
     """
 
     lr: float = 1e-3

@@ -10,13 +10,21 @@ from typing import Literal
 class TextEncoderConfig:
     """A Hugging Face text model.
 
-    ``model_name_or_path`` is a Hub name or a local folder. ``pooling`` is ``cls``,
-    ``mean`` over non-padding tokens, or ``attention`` (a learned score per token,
-    softmaxed over non-padding tokens). ``gradient_checkpointing`` recomputes
-    activations in the backward pass, trading about a third more compute for much
-    less memory on long texts. ``lr`` overrides the optimizer's learning rate for
-    this encoder, and ``freeze`` keeps its weights fixed. A frozen encoder still
-    applies its dropout in training mode.
+    Attributes
+    ----------
+    model_name_or_path:
+        A Hub name or a local folder.
+    pooling:
+        ``cls``, ``mean`` over non-padding tokens, or ``attention`` (a learned score
+        per token, softmaxed over non-padding tokens).
+    gradient_checkpointing:
+        Recompute activations in the backward pass, trading about a third more compute
+        for much less memory on long texts.
+    lr:
+        This encoder's learning rate, in place of the optimizer's.
+    freeze:
+        Keep the weights fixed. A frozen encoder still applies its dropout in
+        training mode.
     """
 
     model_name_or_path: str = "sentence-transformers/all-MiniLM-L6-v2"
@@ -30,10 +38,19 @@ class TextEncoderConfig:
 class ImageEncoderConfig:
     """A torchvision classification backbone with its classifier removed.
 
-    ``name`` is any name that ``torchvision.models.get_model`` accepts. ``weights_path``
-    is a local state-dict file; without one the backbone starts from random weights.
-    ``frozen_batch_norm`` fixes every batch-norm layer's statistics and affine
-    parameters, which keeps pretrained statistics intact when batches are small.
+    Attributes
+    ----------
+    name:
+        Any name that ``torchvision.models.get_model`` accepts.
+    weights_path:
+        A local state-dict file; without one the backbone starts from random weights.
+    frozen_batch_norm:
+        Fix every batch-norm layer's statistics and affine parameters, which keeps
+        pretrained statistics intact when batches are small.
+    lr:
+        This encoder's learning rate, in place of the optimizer's.
+    freeze:
+        Keep the weights fixed.
     """
 
     name: str = "resnet18"
@@ -47,11 +64,27 @@ class ImageEncoderConfig:
 class AudioEncoderConfig:
     """An audio encoder: over log-mel features, or a transformers model over waveforms.
 
-    ``kind`` is ``cnn`` (a small CNN), ``gru`` or ``lstm`` (bidirectional, over frames),
-    all over log-mel features, or ``transformers``: a wav2vec2-style model from
-    ``model_name_or_path`` (a local folder or Hub name) over the 16 kHz waveform.
-    ``channels`` are the CNN's widths per block; ``hidden_size`` and ``num_layers``
-    configure the recurrent variants.
+    Attributes
+    ----------
+    kind:
+        ``cnn`` (a small CNN), ``gru`` or ``lstm`` (bidirectional, over frames), all
+        over log-mel features, or ``transformers``: a wav2vec2-style model from
+        ``model_name_or_path`` over the 16 kHz waveform.
+    model_name_or_path:
+        With ``kind: transformers``, a local folder or Hub name.
+    channels:
+        The CNN's widths per block.
+    hidden_size:
+        The recurrent encoders' hidden width per direction.
+    num_layers:
+        The number of recurrent layers.
+    dropout:
+        Dropout on the CNN's output, or between the recurrent layers when there are
+        two or more; the transformers models keep their own.
+    lr:
+        This encoder's learning rate, in place of the optimizer's.
+    freeze:
+        Keep the weights fixed.
     """
 
     kind: Literal["cnn", "gru", "lstm", "transformers"] = "cnn"

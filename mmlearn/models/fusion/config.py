@@ -16,21 +16,36 @@ class FusionConfig:
 
     Late fusion returns logits instead.
 
-    ``kind`` picks the strategy:
-
-    - ``concat``: concatenation and an MLP, with learned embeddings for absent modalities;
-    - ``mean`` or ``sum``: pooled features of the present modalities and an MLP;
-    - ``gated``: a gated multimodal unit; its gates are logged as modality weights;
-    - ``attention``: a transformer over one token per modality (``num_heads``,
-      ``num_layers``), pooled by a learned query; with ``tokens: true`` over the
-      encoders' token sequences instead;
-    - ``cross_attention``: the tokens of ``query_modality`` attend to the tokens of
-      the other modalities (``num_heads``, ``num_layers``);
-    - ``low_rank``: low-rank tensor fusion with ``rank`` factors per modality;
-    - ``late``: a head per modality, logits averaged with ``late_weights``.
-
-    ``hidden_dim`` is the width of the MLPs (and of the transformer's feed-forward
-    layer) and the fused vector's width; ``dropout`` applies inside fusion.
+    Attributes
+    ----------
+    kind:
+        The strategy. ``concat``: concatenation and an MLP, with learned embeddings for
+        absent modalities. ``mean`` or ``sum``: pooled features of the present
+        modalities and an MLP. ``gated``: a gated multimodal unit, whose gates are
+        logged as modality weights. ``attention``: a transformer over one token per
+        modality, pooled by a learned query. ``cross_attention``: the tokens of
+        ``query_modality`` attend to the tokens of the other modalities.
+        ``low_rank``: low-rank tensor fusion. ``late``: a head per modality, logits
+        averaged with ``late_weights``.
+    hidden_dim:
+        The width of the MLPs (and of the transformer's feed-forward layer) and of the
+        fused vector.
+    dropout:
+        Dropout inside fusion.
+    num_heads:
+        Attention heads of ``attention`` and ``cross_attention``.
+    num_layers:
+        Transformer layers of ``attention`` and ``cross_attention``.
+    tokens:
+        With ``attention``, attend over the encoders' token sequences instead of one
+        token per modality.
+    query_modality:
+        With ``cross_attention``, the modality whose tokens attend to the others.
+    rank:
+        With ``low_rank``, the number of factors per modality.
+    late_weights:
+        With ``late``, ``learned`` or ``fixed`` (equal) weights over the modalities
+        present.
     """
 
     kind: FusionKind = "concat"

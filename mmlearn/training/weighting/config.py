@@ -20,10 +20,19 @@ from mmlearn.training.weighting.uncertainty import UncertaintyWeighting
 class WeightingConfig:
     """The scheme that weights the task losses in the total.
 
-    ``kind``: ``static`` (the task weights from config), ``uncertainty`` (a learned
-    log-variance per task), ``dwa`` (dynamic weight average, with ``temperature``) or
-    ``gradnorm`` (learned weights that balance gradient norms, with ``alpha``). The
-    adaptive schemes multiply the configured task weights by their own.
+    Attributes
+    ----------
+    kind:
+        ``static`` (the task weights from config), ``uncertainty`` (a learned
+        log-variance per task), ``dwa`` (dynamic weight average) or ``gradnorm``
+        (learned weights that balance gradient norms). The adaptive schemes multiply
+        the configured task weights by their own.
+    temperature:
+        With ``dwa``, the softmax temperature over the tasks' loss ratios; a higher
+        one makes the weights more even.
+    alpha:
+        With ``gradnorm``, how strongly tasks that train more slowly are favoured; 0
+        only equalizes the gradient norms.
     """
 
     kind: Literal["static", "uncertainty", "dwa", "gradnorm"] = "static"
