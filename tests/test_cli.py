@@ -223,6 +223,14 @@ def test_predict_writes_one_record_per_sample(tmp_path: Path, make_manifest):
         assert record["category"] in ("cold", "warm")
         assert record["subcategory"] in ("a", "b")
         assert 0.5 <= record["category_probability"] <= 1.0
+    # Each record carries the manifest's labels of its sample.
+    rows = [json.loads(line) for line in (tmp_path / "manifest.jsonl").read_text().splitlines()]
+    labels = {row["id"]: row for row in rows}
+    for record in records:
+        row = labels[record["id"]]
+        # An empty label cell is left out.
+        expected = {column: row[column] for column in ("category", "subcategory") if row[column]}
+        assert record["target"] == expected
 
 
 def test_later_runs_take_the_classes_from_the_checkpoint(tmp_path: Path, make_manifest, capsys):
@@ -266,6 +274,7 @@ def test_predict_on_new_data_without_labels(tmp_path: Path, make_manifest, capsy
     assert [record["id"] for record in records] == ["train-0", "train-1", "train-2"]
     assert all(record["category"] in ("cold", "warm") for record in records)
     assert all(record["subcategory"] in ("a", "b") for record in records)
+    assert all("target" not in record for record in records)
 
     # Without a checkpoint there are no classes to predict.
     predict = ["predict", "--config", str(config), "--data.manifest", "null"]

@@ -14,13 +14,33 @@ from lightning.pytorch.callbacks import BasePredictionWriter
 log = logging.getLogger(__name__)
 
 
+def manifest_labels(trainer: L.Trainer) -> dict[str, dict[str, Any]]:
+    """Return the labels of each sample in the predicted split, by id; empty labels omitted.
+
+    Only a DataModule with ``splits`` and a ``predict_split`` setting, such as
+    ``MultimodalDataModule``, has them; for any other the result is empty.
+    """
+    data = trainer.datamodule
+    splits = getattr(data, "splits", None)
+    split = getattr(data, "hparams", {}).get("predict_split")
+    if not isinstance(splits, dict) or split not in splits:
+        return {}
+    return {
+        sample.id: {column: value for column, value in sample.labels.items() if value is not None}
+        for sample in splits[split]
+    }
+
+
 class PredictionWriter(BasePredictionWriter):
     """Write ``predict`` results to ``output`` (JSONL) when the epoch ends.
 
     Each line contains a sample id and, per task, the predicted class and its
-    probability. Without ``output`` the file is ``predictions.jsonl`` in the trainer's
-    log folder. With several processes each rank writes its own
-    ``<stem>.rank<N>.jsonl``, because the distributed sampler gives each rank a share.
+    probability. Where the predicted split has labels, as with ``predict_split: test``,
+    ``target`` maps each label column to the sample's label in the manifest, so that
+    errors can be read off the file. Without ``output`` the file is
+    ``predictions.jsonl`` in the trainer's log folder. With several processes each
+    rank writes its own ``<stem>.rank<N>.jsonl``, because the distributed sampler
+    gives each rank a share.
     """
 
     def __init__(self, output: str | None = None):
@@ -49,9 +69,13 @@ class PredictionWriter(BasePredictionWriter):
         several_loaders = bool(batches) and bool(batches[0]) and isinstance(batches[0][0], list)
         if several_loaders:
             batches = [batch for loader in batches for batch in loader]
+        targets = manifest_labels(trainer)
         with path.open("w", encoding="utf-8") as file:
             for batch in batches:
                 for record in batch:
+                    target = targets.get(record["id"])
+                    if target:
+                        record = {**record, "target": target}
                     file.write(json.dumps(record, ensure_ascii=False) + "\n")
         self.written = path
         log.info("Wrote predictions to %s", path)
