@@ -391,6 +391,19 @@ def run_cli(argv: list[str] | None) -> MultimodalCLI:
     )
 
 
+# torch re-raises an error from a DataLoader worker as a RuntimeError whose message
+# is the worker's traceback, ending with the last error's type and message.
+WORKER_ERROR = re.compile(
+    r"^Caught \w+ in DataLoader worker process.*^mmlearn\.errors\.\w+: (.*)", re.S | re.M
+)
+
+
+def worker_error_message(error: BaseException) -> str | None:
+    """Return the message of an mmlearn error that a DataLoader worker raised, or None."""
+    found = WORKER_ERROR.match(str(error))
+    return found.group(1).strip() if found else None
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point of the ``mmlearn`` console script."""
     words = sys.argv[1:] if argv is None else argv
@@ -401,6 +414,12 @@ def main(argv: list[str] | None = None) -> None:
         run_cli(argv)
     except MmlearnError as error:
         print(f"mmlearn: error: {error}", file=sys.stderr)
+        sys.exit(2)
+    except RuntimeError as error:
+        message = worker_error_message(error)
+        if message is None:
+            raise
+        print(f"mmlearn: error: {message}", file=sys.stderr)
         sys.exit(2)
     except SIGTERMException:
         # Lightning stops on SIGTERM with a SystemExit that has no code, which exits 0

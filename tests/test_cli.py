@@ -545,6 +545,20 @@ def test_bf16_mixed_fit_on_cpu(tmp_path: Path, make_manifest, monkeypatch, pipel
         assert len(list((tmp_path / "cache").rglob("*.npy"))) == 4
 
 
+def test_undecodable_file_in_a_worker_is_one_error(
+    tmp_path: Path, make_manifest, media_dir: Path, capsys
+):
+    rows = [json.loads(line) for line in make_manifest(per_split=4).read_text().splitlines()]
+    (media_dir / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n broken")
+    rows[1]["image"] = "media/broken.png"  # train-1: exists, fails only when decoded
+    config = write_config(tmp_path, write_jsonl(tmp_path / "broken.jsonl", rows))
+    fit = ["fit", "--config", str(config), "--data.num_workers", "1"]
+    message = rejected_args(fit, capsys)
+    expected = "mmlearn: error: failed to decode image file "
+    assert expected + f"{media_dir / 'broken.png'} (manifest row 2, id 'train-1')" in message
+    assert "Traceback" not in message
+
+
 def test_skip_bad_rows_and_files_writes_report(tmp_path: Path, make_manifest, media_dir: Path):
     rows = [json.loads(line) for line in make_manifest(per_split=17).read_text().splitlines()]
     rows = rows[:50]  # 17 train, 17 val and 16 test rows
