@@ -226,6 +226,7 @@ class MultimodalCLI(LightningCLI):
                 f"Model settings come from the hyperparameters stored in {checkpoint}; "
                 "model keys in the config files and flags do not apply"
             )
+            self._read_labels_of_stored_tasks(config, checkpoint)
             self._take_classes_from(config, checkpoint)
             # The checkpoint holds the weights; the pretraining file need not exist.
             config["model.init_from"] = None
@@ -266,6 +267,18 @@ class MultimodalCLI(LightningCLI):
                 f"data.labels lists {unread}, which no task in model.tasks reads; "
                 "these columns are not loaded"
             )
+
+    @staticmethod
+    def _read_labels_of_stored_tasks(config: Any, checkpoint: str) -> None:
+        # The tasks come from the checkpoint, and the config's data.labels may predate
+        # some of them.
+        labels = list(config.get("data.labels") or [])
+        missing = [
+            column for column in label_types_of(config.get("model.tasks")) if column not in labels
+        ]
+        if missing:
+            config["data.labels"] = labels + missing
+            rank_zero_info(f"Label columns {missing} are read too, for the tasks in {checkpoint}")
 
     @staticmethod
     def _take_classes_from(config: Any, checkpoint: str) -> None:

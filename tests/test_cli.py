@@ -259,6 +259,21 @@ def test_later_runs_take_the_classes_from_the_checkpoint(tmp_path: Path, make_ma
     assert "trained on ['cold', 'warm']" in message
 
 
+def test_checkpoint_tasks_read_their_label_columns(tmp_path: Path, make_manifest, caplog):
+    manifest = make_manifest(per_split=4)
+    config = write_config(tmp_path, manifest, data__predict_split="test")
+    fit = run_cli(["fit", "--config", str(config)])
+    checkpoint = fit.trainer.checkpoint_callback.best_model_path
+
+    # A config for the category task alone; the checkpoint's model also has subcategory.
+    model = {**MODEL, "tasks": [{"name": "category"}]}
+    older = write_config(tmp_path, manifest, model=model, data__labels=["category"])
+    with caplog.at_level(logging.INFO):
+        test = run_cli(["test", "--config", str(older), "--ckpt_path", checkpoint])
+    assert "Label columns ['subcategory'] are read too" in caplog.text
+    assert "test/subcategory/acc" in test.trainer.callback_metrics
+
+
 def test_predict_on_new_data_without_labels(tmp_path: Path, make_manifest, capsys):
     config = write_config(tmp_path, make_manifest(per_split=4))
     fit = run_cli(["fit", "--config", str(config)])

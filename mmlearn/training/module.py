@@ -226,7 +226,8 @@ class MultimodalModule(L.LightningModule):
             if task.column not in self.class_names:
                 raise ConfigError(
                     f"task {task.name!r} predicts label column {task.column!r}, which the data "
-                    f"does not provide; data.labels has {sorted(self.class_names)}"
+                    f"does not provide; data.labels has {sorted(self.class_names)}, so add "
+                    f"{task.column!r} to it"
                 )
 
     def _encoder_settings(self) -> dict[str, Any]:
