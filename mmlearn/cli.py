@@ -26,6 +26,7 @@ from lightning.pytorch.cli import LightningArgumentParser, LightningCLI
 from lightning.pytorch.utilities.exceptions import SIGTERMException
 from lightning.pytorch.utilities.rank_zero import rank_zero_info, rank_zero_warn
 
+from mmlearn import __version__
 from mmlearn.callbacks import (
     ExceptionCheckpoint,
     FlatModelCheckpoint,
@@ -384,6 +385,13 @@ def build_data(argv: list[str]) -> int:
     return 0
 
 
+CLI_DESCRIPTION = (
+    "Train, evaluate and apply fused text, image and audio models. "
+    "`mmlearn data tuxpaint` writes the manifest of the Tux Paint stamps; "
+    "`mmlearn fit --help` lists every setting."
+)
+
+
 def run_cli(argv: list[str] | None) -> MultimodalCLI:
     """Run a Lightning subcommand (``fit``, ``test``, ...) and return the finished CLI.
 
@@ -399,8 +407,13 @@ def run_cli(argv: list[str] | None) -> MultimodalCLI:
         # The module builds its optimizer from model.optimizer; a top-level --optimizer
         # would replace it and lose the per-encoder learning rates.
         auto_configure_optimizers=False,
-        # argparse would take a prefix such as --trainer.max_epoch for --trainer.max_epochs.
-        parser_kwargs={"allow_abbrev": False},
+        parser_kwargs={
+            # argparse would take a prefix such as --trainer.max_epoch for --trainer.max_epochs.
+            "allow_abbrev": False,
+            "description": CLI_DESCRIPTION,
+            "version": __version__,
+            "prog": "mmlearn",
+        },
     )
 
 

@@ -13,6 +13,7 @@ import soundfile
 import torch
 import yaml
 
+import mmlearn
 from mmlearn.cli import main, run_cli
 from mmlearn.data.sources.tuxpaint import build_tuxpaint_manifest
 from tests.helpers import (
@@ -54,6 +55,17 @@ def test_fit_then_test_from_checkpoint(tmp_path: Path, make_manifest, caplog):
     assert 0.0 <= float(metrics["test/category/acc"]) <= 1.0
     rows = (tmp_path / "run" / "logs").glob("version_*/metrics.csv")
     assert any("test/category/acc" in row.read_text() for row in rows)
+
+
+def test_version_and_help_name_the_data_command(capsys):
+    for flag in ("--version", "--help"):
+        with pytest.raises(SystemExit) as caught:
+            main([flag])
+        assert caught.value.code == 0
+    out = capsys.readouterr().out
+    assert f"mmlearn {mmlearn.__version__}\n" in out
+    # argparse wraps the description to the terminal width.
+    assert "`mmlearn data tuxpaint` writes the manifest" in " ".join(out.split())
 
 
 def test_abbreviated_flag_is_rejected(tmp_path: Path, make_manifest, capsys):
