@@ -200,6 +200,7 @@ def test_bad_manifest_fails_at_setup_naming_rows(tmp_path: Path, media_dir: Path
     assert "2 invalid row(s)" in message
     assert "row 2 (id 'b'): image file not found" in message
     assert "row 3 (id 'c'): label 'hot' in column 'category' is not a declared class" in message
+    assert "the declared classes are 'warm', 'cold'\n" in message
 
 
 def predict_records(tmp_path: Path, config: Path, checkpoint: str, *flags: str) -> list[dict]:

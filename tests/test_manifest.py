@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from mmlearn.data.manifest import load_manifest, read_manifest
+from mmlearn.data.manifest import declared_hint, load_manifest, read_manifest
 from mmlearn.errors import ManifestError
 from tests.helpers import write_jsonl
 
@@ -142,15 +142,24 @@ def test_relative_path_may_not_leave_data_root(tmp_path: Path, media_dir: Path):
         [
             {"id": "up", "image": "../media/red.png"},
             {"id": "absolute", "image": str(media_dir / "blue.png")},
+            {"id": "up-missing", "image": "../media/gone.png"},
         ],
     )
     with pytest.raises(ManifestError) as caught:
         load_manifest(path)
-    assert len(caught.value.problems) == 1
-    assert caught.value.problems[0].sample_id == "up"
-    assert "leads out of the data root" in caught.value.problems[0].reason
+    # One problem per row: a path out of the root is not also reported as not found.
+    assert [problem.sample_id for problem in caught.value.problems] == ["up", "up-missing"]
+    for problem in caught.value.problems:
+        assert "leads out of the data root" in problem.reason
 
     # With the data root one level up, the same files are reached without "..".
     inside = write_jsonl(nested / "inside.jsonl", [{"id": "ok", "image": "media/red.png"}])
     samples = load_manifest(inside, root=tmp_path)
     assert samples[0].image == tmp_path / "media" / "red.png"
+
+
+def test_declared_hint_shortens_a_long_list():
+    names = [f"c{index}" for index in range(10)]
+    assert declared_hint(names[:2]) == "; the declared classes are 'c0', 'c1'"
+    shortened = "; the declared classes are 'c0', 'c1', 'c2', and 7 more"
+    assert declared_hint(names, shown=3) == shortened

@@ -264,6 +264,9 @@ def find_problems(
             )
         for name in file_columns:
             file = getattr(sample, name)
+            # A path out of the data root is already reported, with what to do.
+            if name in sample.outside_root:
+                continue
             if file is not None and not file.is_file():
                 report(f"{name} file not found: {file}")
         if sample.split is not None and sample.split not in SPLITS:
@@ -277,9 +280,16 @@ def find_problems(
             for name in value if isinstance(value, list) else [value]:
                 if name not in allowed:
                     close = difflib.get_close_matches(name, list(allowed), n=1)
-                    hint = f" (did you mean {close[0]!r}?)" if close else ""
+                    hint = f" (did you mean {close[0]!r}?)" if close else declared_hint(allowed)
                     report(f"label {name!r} in column {column!r} is not a declared class{hint}")
     return problems
+
+
+def declared_hint(allowed: Sequence[str], shown: int = 8) -> str:
+    """Return a note that names the declared classes, the first ``shown`` of them."""
+    names = ", ".join(repr(name) for name in list(allowed)[:shown])
+    more = f", and {len(allowed) - shown} more" if len(allowed) > shown else ""
+    return f"; the declared classes are {names}{more}"
 
 
 def load_manifest(
