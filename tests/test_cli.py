@@ -44,6 +44,10 @@ def test_fit_then_test_from_checkpoint(tmp_path: Path, make_manifest, caplog):
     assert f"): {checkpoint}" in caplog.text
     assert f"Last checkpoint: {checkpoint.parent / 'last.ckpt'}" in caplog.text
     assert f"Logs: {tmp_path / 'run' / 'logs' / 'version_0'}" in caplog.text
+    # The logger's hparams.yaml is plain YAML, with no Python tuples.
+    hparams_file = tmp_path / "run" / "logs" / "version_0" / "hparams.yaml"
+    hparams = yaml.safe_load(hparams_file.read_text())
+    assert hparams["audio_encoder"]["channels"] == [8, 16]
 
     caplog.clear()
     with caplog.at_level(logging.INFO):

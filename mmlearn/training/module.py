@@ -145,7 +145,7 @@ class MultimodalModule(L.LightningModule):
         # Plain values only, so checkpoints load without unpickling project classes.
         self.save_hyperparameters(
             {
-                "tasks": [dataclasses.asdict(task) for task in self.tasks],
+                "tasks": [self._as_dict(task) for task in self.tasks],
                 "class_names": self.class_names,
                 "text_encoder": self._as_dict(self.text_config),
                 "image_encoder": self._as_dict(self.image_config),
@@ -153,11 +153,11 @@ class MultimodalModule(L.LightningModule):
                 "n_mels": n_mels,
                 "image_size": image_size,
                 "embed_dim": embed_dim,
-                "fusion": dataclasses.asdict(self.fusion_config),
+                "fusion": self._as_dict(self.fusion_config),
                 "modality_dropout": dict(modality_dropout or {}),
                 "unimodal_loss_weight": unimodal_loss_weight,
-                "loss_weighting": dataclasses.asdict(self.weighting_config),
-                "optimizer": dataclasses.asdict(self.optimizer_config),
+                "loss_weighting": self._as_dict(self.weighting_config),
+                "optimizer": self._as_dict(self.optimizer_config),
                 "on_nonfinite": on_nonfinite,
             }
         )
@@ -203,7 +203,15 @@ class MultimodalModule(L.LightningModule):
 
     @staticmethod
     def _as_dict(config: Any) -> dict[str, Any] | None:
-        return None if config is None else dataclasses.asdict(config)
+        # Lists, not tuples, so that hparams.yaml loads with yaml.safe_load.
+        if config is None:
+            return None
+        return dataclasses.asdict(
+            config,
+            dict_factory=lambda items: {
+                key: list(value) if isinstance(value, tuple) else value for key, value in items
+            },
+        )
 
     def _check_tasks(self) -> None:
         if not self.tasks:
