@@ -110,6 +110,12 @@ class SuggestingArgumentParser(LightningArgumentParser):
             message = f"{message}. Did you mean '{nearest}'?"
         super().error(message, ex)
 
+    def print_usage(self, file: Any = None) -> None:
+        # argparse prints the usage before an error. Listing every option takes over a
+        # hundred lines and hides the error; the tip after it names --help.
+        prog = self.prog.replace(" [options]", "")
+        self._print_message(f"usage: {prog} [-h] [-c CONFIG] [options]\n", file)
+
 
 def replace_on_override(parser: LightningArgumentParser, dest: str) -> None:
     """Make a later config file or flag that sets the list ``dest`` replace it whole.

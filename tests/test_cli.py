@@ -75,6 +75,9 @@ def test_version_and_help_name_the_data_command(capsys):
 def test_abbreviated_flag_is_rejected(tmp_path: Path, make_manifest, capsys):
     config = write_config(tmp_path, make_manifest(per_split=4))
     message = rejected_args(["fit", "--config", str(config), "--trainer.max_epoch", "1"], capsys)
+    # A short usage line, not every option, comes before the error.
+    assert message.startswith("usage: mmlearn fit [-h] [-c CONFIG] [options]\n")
+    assert len(message.splitlines()) == 3
     assert (
         "unrecognized arguments: --trainer.max_epoch 1. Did you mean '--trainer.max_epochs'?"
         in message
