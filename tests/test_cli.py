@@ -184,6 +184,14 @@ def test_unlogged_monitor_fails_before_training(tmp_path: Path, make_manifest, c
     message = rejected_args(["fit", "--config", str(config), *flags], capsys)
     assert "EarlyStopping monitors 'val/accuracy', which the module never logs" in message
     assert "val/category/acc" in message
+
+    # Both callbacks misspelled: both are named, with the nearest logged key.
+    typo = "val/categry/acc"
+    flags = ["--early_stopping.monitor", typo, "--checkpoint.monitor", typo]
+    message = rejected_args(["fit", "--config", str(config), *flags], capsys)
+    both = "EarlyStopping monitors 'val/categry/acc' and FlatModelCheckpoint monitors"
+    assert both in message
+    assert "Did you mean 'val/category/acc'?" in message
     assert not list((tmp_path / "run").rglob("metrics.csv"))
     assert not list((tmp_path / "run").rglob("*.ckpt"))
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import difflib
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Literal, TypeVar
 
@@ -286,16 +287,22 @@ class MultimodalModule(L.LightningModule):
         Lightning itself notices only after the first validation epoch.
         """
         logged = self.logged_metric_keys(("train", "val"))
-        for callback in self.trainer.callbacks:
-            if not isinstance(callback, (EarlyStopping, ModelCheckpoint)):
-                continue
-            monitor = callback.monitor
-            if monitor is not None and monitor not in logged:
-                raise ConfigError(
-                    f"{type(callback).__name__} monitors {monitor!r}, which the module never "
-                    f"logs. The keys logged during fit are: {', '.join(logged)}. "
-                    "Set the callback's monitor to one of them."
-                )
+        unlogged = [
+            (type(callback).__name__, callback.monitor)
+            for callback in self.trainer.callbacks
+            if isinstance(callback, (EarlyStopping, ModelCheckpoint))
+            and callback.monitor is not None
+            and callback.monitor not in logged
+        ]
+        if not unlogged:
+            return
+        named = " and ".join(f"{name} monitors {monitor!r}" for name, monitor in unlogged)
+        close = difflib.get_close_matches(unlogged[0][1], logged, n=1)
+        nearest = f" Did you mean {close[0]!r}?" if close else ""
+        raise ConfigError(
+            f"{named}, which the module never logs. The keys logged during fit are: "
+            f"{', '.join(logged)}. Set each monitor to one of them.{nearest}"
+        )
 
     def setup(self, stage: str) -> None:
         if stage == "fit":
