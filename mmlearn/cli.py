@@ -111,8 +111,8 @@ class SuggestingArgumentParser(LightningArgumentParser):
         super().error(message, ex)
 
     def print_usage(self, file: Any = None) -> None:
-        # argparse prints the usage before an error. Listing every option takes over a
-        # hundred lines and hides the error; the tip after it names --help.
+        # argparse prints the usage before an error. Every option would take over a
+        # hundred lines and hide the error, so one line names --help instead.
         prog = self.prog.replace(" [options]", "")
         self._print_message(f"usage: {prog} [-h] [-c CONFIG] [options]\n", file)
 
@@ -125,13 +125,15 @@ def replace_on_override(parser: LightningArgumentParser, dest: str) -> None:
     ``subcategory`` weight on its second task. Lists that users write out in full
     should not inherit from the list they replace.
     """
+    # NOTE: _check_type_ is a jsonargparse internal (4.53), through which both config
+    # files and flags reach the type check. Recheck this on a jsonargparse upgrade.
     action = next(action for action in parser._actions if action.dest == dest)
     check = action._check_type_
 
     def check_without_previous(
         value: Any, cfg: Any = None, append: bool = False, **kwargs: Any
     ) -> Any:
-        # A whole list arrives as a list (config file) or a string (flag); an item
+        # A whole list arrives as a list (config file) or a string (flag). An item
         # added with --model.tasks+ still extends the list.
         whole = isinstance(value, (list, str)) and not append
         if whole and cfg is not None and dest in cfg:
@@ -425,6 +427,7 @@ def run_cli(argv: list[str] | None) -> MultimodalCLI:
 
 # torch re-raises an error from a DataLoader worker as a RuntimeError whose message
 # is the worker's traceback, ending with the last error's type and message.
+# NOTE: that message format is torch's (checked on 2.14), not a public interface.
 WORKER_ERROR = re.compile(
     r"^Caught \w+ in DataLoader worker process.*^mmlearn\.errors\.\w+: (.*)", re.S | re.M
 )
@@ -445,7 +448,9 @@ def main(argv: list[str] | None = None) -> None:
             sys.exit(build_data(words[1:]))
         run_cli(argv)
     except MmlearnError as error:
-        print(f"mmlearn: error: {error}", file=sys.stderr)
+        # An error that takes one message, raised in a worker, comes back as its own
+        # type with the worker's traceback as the message.
+        print(f"mmlearn: error: {worker_error_message(error) or error}", file=sys.stderr)
         sys.exit(2)
     except RuntimeError as error:
         message = worker_error_message(error)

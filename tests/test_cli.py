@@ -14,8 +14,9 @@ import torch
 import yaml
 
 import mmlearn
-from mmlearn.cli import main, run_cli
+from mmlearn.cli import main, run_cli, worker_error_message
 from mmlearn.data.sources.tuxpaint import build_tuxpaint_manifest
+from mmlearn.errors import ConfigError
 from tests.helpers import (
     MODEL,
     TUXPAINT_ROOT,
@@ -600,6 +601,32 @@ def test_undecodable_file_in_a_worker_is_one_error(
     expected = "mmlearn: error: failed to decode image file "
     assert expected + f"{media_dir / 'broken.png'} (manifest row 2, id 'train-1')" in message
     assert "Traceback" not in message
+
+
+class FailingDataset(torch.utils.data.Dataset):
+    """A dataset whose every item raises ``error``, to check errors from workers."""
+
+    def __init__(self, error: Exception):
+        self.error = error
+
+    def __len__(self) -> int:
+        return 2
+
+    def __getitem__(self, index: int):
+        raise self.error
+
+
+@pytest.mark.parametrize(
+    "error",
+    [ConfigError("invalid value in row 3; fix it"), RuntimeError("not from mmlearn")],
+    ids=["mmlearn", "other"],
+)
+def test_worker_error_message_unwraps_mmlearn_errors(error: Exception):
+    loader = torch.utils.data.DataLoader(FailingDataset(error), num_workers=1)
+    with pytest.raises(type(error)) as caught:
+        next(iter(loader))
+    expected = str(error) if isinstance(error, ConfigError) else None
+    assert worker_error_message(caught.value) == expected
 
 
 def test_skip_bad_rows_and_files_writes_report(tmp_path: Path, make_manifest, media_dir: Path):

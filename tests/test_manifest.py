@@ -162,4 +162,4 @@ def test_declared_hint_shortens_a_long_list():
     names = [f"c{index}" for index in range(10)]
     assert declared_hint(names[:2]) == "; the declared classes are 'c0', 'c1'"
     shortened = "; the declared classes are 'c0', 'c1', 'c2', and 7 more"
-    assert declared_hint(names, shown=3) == shortened
+    assert declared_hint(names, max_names=3) == shortened

@@ -285,10 +285,10 @@ def find_problems(
     return problems
 
 
-def declared_hint(allowed: Sequence[str], shown: int = 8) -> str:
-    """Return a note that names the declared classes, the first ``shown`` of them."""
-    names = ", ".join(repr(name) for name in list(allowed)[:shown])
-    more = f", and {len(allowed) - shown} more" if len(allowed) > shown else ""
+def declared_hint(allowed: Sequence[str], max_names: int = 8) -> str:
+    """Return a note that names the declared classes, at most ``max_names`` of them."""
+    names = ", ".join(repr(name) for name in list(allowed)[:max_names])
+    more = f", and {len(allowed) - max_names} more" if len(allowed) > max_names else ""
     return f"; the declared classes are {names}{more}"
 
 
