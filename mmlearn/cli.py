@@ -237,7 +237,7 @@ class MultimodalCLI(LightningCLI):
             )
             self._read_labels_of_stored_tasks(config, checkpoint)
             self._take_classes_from(config, checkpoint)
-            # The checkpoint holds the weights; the pretraining file need not exist.
+            # The checkpoint contains the weights, so the pretraining file need not exist.
             config["model.init_from"] = None
         self._drop_unread_labels(config)
         logger = config.get("trainer.logger")
