@@ -137,17 +137,19 @@ class MultimodalCLI(LightningCLI):
         if self.subcommand == "fit":
             self._resolve_last_checkpoint(config)
         checkpoint = config.get("ckpt_path")
-        if checkpoint and Path(checkpoint).is_file():
+        if not (checkpoint and Path(checkpoint).is_file()):
+            checkpoint = None
+        if checkpoint is not None:
             # LightningCLI 2.6 has already replaced the model settings with the checkpoint's.
             rank_zero_info(
                 f"Model settings come from the hyperparameters stored in {checkpoint}; "
                 "model keys in the config files and flags do not apply"
             )
-            self._read_labels_of_stored_tasks(config, checkpoint)
+        self._match_labels_to_tasks(config, checkpoint)
+        if checkpoint is not None:
             self._take_classes_from(config, checkpoint)
             # The checkpoint contains the weights, so the pretraining file need not exist.
             config["model.init_from"] = None
-        self._drop_unread_labels(config)
         logger = config.get("trainer.logger")
         for entry in logger if isinstance(logger, list) else [logger]:
             class_path = str(getattr(entry, "class_path", "") or "")
@@ -172,30 +174,26 @@ class MultimodalCLI(LightningCLI):
             rank_zero_info(f"Logs: {log_dir}")
 
     @staticmethod
-    def _drop_unread_labels(config: Any) -> None:
-        # A column that no task reads would still be checked as a multiclass label,
-        # and a multilabel or numeric column would then fail on every row.
+    def _match_labels_to_tasks(config: Any, checkpoint: str | None) -> None:
+        """Drop data.labels columns that no task reads, and add a checkpoint's columns.
+
+        A column that no task reads would still be checked as a multiclass label, and a
+        multilabel or numeric column would then fail on every row. A checkpoint's tasks
+        may read columns that an older config's data.labels lacks.
+        """
         read = label_types_of(config.get("model.tasks"))
         labels = list(config.get("data.labels") or [])
         unread = [column for column in labels if column not in read]
+        missing = [column for column in read if column not in labels] if checkpoint else []
         if unread:
-            config["data.labels"] = [column for column in labels if column in read]
             rank_zero_warn(
                 f"data.labels lists {unread}, which no task in model.tasks reads; "
                 "these columns are not loaded"
             )
-
-    @staticmethod
-    def _read_labels_of_stored_tasks(config: Any, checkpoint: str) -> None:
-        # The tasks come from the checkpoint, and the config's data.labels may predate
-        # some of them.
-        labels = list(config.get("data.labels") or [])
-        missing = [
-            column for column in label_types_of(config.get("model.tasks")) if column not in labels
-        ]
         if missing:
-            config["data.labels"] = labels + missing
             rank_zero_info(f"Label columns {missing} are read too, for the tasks in {checkpoint}")
+        if unread or missing:
+            config["data.labels"] = [column for column in labels if column in read] + missing
 
     @staticmethod
     def _take_classes_from(config: Any, checkpoint: str) -> None:
@@ -203,7 +201,7 @@ class MultimodalCLI(LightningCLI):
         # manifest with a class renamed, added or missing would shift every index.
         stored = stored_class_names(checkpoint)
         declared = dict(config.get("data.classes") or {})
-        taken = []
+        column_counts = []
         for column in config.get("data.labels") or []:
             names = stored.get(column)
             if not names:
@@ -215,10 +213,10 @@ class MultimodalCLI(LightningCLI):
                     f"on {names}; remove data.classes.{column} to use the model's classes"
                 )
             declared[column] = names
-            taken.append(f"{column} ({len(names)})")
-        if taken:
+            column_counts.append(f"{column} ({len(names)})")
+        if column_counts:
             config["data.classes"] = declared
-            rank_zero_info(f"Classes come from {checkpoint}: {', '.join(taken)}")
+            rank_zero_info(f"Classes come from {checkpoint}: {', '.join(column_counts)}")
 
     @staticmethod
     def _resolve_last_checkpoint(config: Any) -> None:
